@@ -1,0 +1,1 @@
+//! Library half of the `fraser` command line: dump reading and subcommands.

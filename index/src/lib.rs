@@ -1,0 +1,1 @@
+//! On-disk shards and the lazy index reader.

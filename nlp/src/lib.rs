@@ -1,0 +1,1 @@
+//! Wikitext to clean text, sentences, tokens, stems and entities.

@@ -1,0 +1,1 @@
+//! The Fraser bot server.
