@@ -1,0 +1,1 @@
+//! Streaming reader for MediaWiki XML dumps.
