@@ -1,3 +1,31 @@
-fn main() {
-    println!("fraser");
+//! The `fraser` command line.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use fraser_cli::args::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    fraser_cli::logging::init(cli.log_format, cli.quiet);
+    match fraser_cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                // A closed pipe (`fraser extract ... | head`) is not a failure.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("fraser: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

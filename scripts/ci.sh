@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The checks CI runs, in the same order locally: formatting, lints, tests,
+# docs, benches and fuzz targets compile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+scripts/test.sh
+cargo bench --workspace --no-run --locked
+for fuzz in nlp/fuzz index/fuzz; do
+  if [ -f "$fuzz/Cargo.toml" ]; then
+    (cd "$fuzz" && cargo check --quiet)
+  fi
+done
