@@ -1,0 +1,1 @@
+//! Fraser word games as pure state transitions.
