@@ -1,0 +1,372 @@
+//! Sentences, tokens and stems of a whole article.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::entity::{Entity, entities};
+use crate::sentence::SentenceSplitter;
+use crate::stem::{Language, Stemmer};
+use crate::token::{for_each_word, lowercase_into};
+use crate::wikitext::{Article, BlockKind, Link};
+
+/// What [`Analyzer::analyze`] computes besides sentences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AnalyzeOptions {
+    /// Fill [`Sentence::tokens`].
+    pub tokens: bool,
+    /// Fill [`Sentence::stems`].
+    pub stems: bool,
+}
+
+impl AnalyzeOptions {
+    /// Sentences only.
+    pub const SENTENCES: AnalyzeOptions = AnalyzeOptions {
+        tokens: false,
+        stems: false,
+    };
+    /// Sentences, tokens and stems.
+    pub const ALL: AnalyzeOptions = AnalyzeOptions {
+        tokens: true,
+        stems: true,
+    };
+}
+
+impl Default for AnalyzeOptions {
+    /// Returns [`AnalyzeOptions::ALL`].
+    fn default() -> Self {
+        AnalyzeOptions::ALL
+    }
+}
+
+/// An article split into sentences, with tokens, stems and entities.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzedArticle {
+    /// The sections of the article, in order.
+    pub sections: Vec<AnalyzedSection>,
+    /// The entities of the article ([`crate::entities`] with the article's title).
+    pub entities: Vec<Entity>,
+}
+
+/// A section split into sentences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzedSection {
+    /// The heading text, `""` for the lead.
+    pub heading: String,
+    /// 0 for the lead, 2 for `==h==`...
+    pub level: u8,
+    /// The sentences of all blocks of the section, in order.
+    pub sentences: Vec<Sentence>,
+}
+
+/// One sentence of a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sentence {
+    /// The sentence text.
+    pub text: String,
+    /// The kind of block the sentence comes from.
+    pub kind: BlockKind,
+    /// The links that start in this sentence, offsets relative to `text`
+    /// (a link running past the sentence end is clipped to it).
+    pub links: Vec<Link>,
+    /// Lowercase words ([`crate::tokenize`]), if asked for.
+    pub tokens: Vec<String>,
+    /// The stem of each word, if asked for (same length as the words).
+    pub stems: Vec<String>,
+}
+
+/// Splits, tokenizes and stems articles of one language.
+///
+/// `Send + Sync`: one analyzer serves every worker thread.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    splitter: SentenceSplitter,
+    stemmer: Stemmer,
+}
+
+impl Analyzer {
+    /// Creates an analyzer with the sentence rules and stemmer of `lang`.
+    pub fn new(lang: Language) -> Self {
+        Analyzer {
+            splitter: SentenceSplitter::new(lang),
+            stemmer: Stemmer::new(lang),
+        }
+    }
+
+    /// Splits every block into sentences, tokenizes and stems them.
+    ///
+    /// Each distinct word is stemmed once (stemming is the hot spot): stems
+    /// are cached per thread across calls, in a cache of bounded size that
+    /// is emptied when full; the output does not depend on the cache.
+    pub fn analyze(&self, article: &Article, opts: AnalyzeOptions) -> AnalyzedArticle {
+        thread_local! {
+            static STEMS: RefCell<StemCache> = RefCell::new(StemCache::default());
+        }
+        STEMS.with(|cache| match cache.try_borrow_mut() {
+            Ok(mut cache) => self.analyze_with(article, opts, &mut cache),
+            Err(_) => self.analyze_with(article, opts, &mut StemCache::default()),
+        })
+    }
+
+    fn analyze_with(
+        &self,
+        article: &Article,
+        opts: AnalyzeOptions,
+        stems: &mut StemCache,
+    ) -> AnalyzedArticle {
+        stems.prepare(self.stemmer.language());
+        let mut word = String::new();
+        let sections = article
+            .sections
+            .iter()
+            .map(|section| {
+                let mut sentences = Vec::new();
+                for block in &section.blocks {
+                    for range in self.splitter.split(&block.text) {
+                        let text = &block.text[range.clone()];
+                        let mut sentence = Sentence {
+                            text: text.to_owned(),
+                            kind: block.kind,
+                            links: clip_links(&block.links, range.start, range.end),
+                            tokens: Vec::new(),
+                            stems: Vec::new(),
+                        };
+                        if opts.tokens || opts.stems {
+                            for_each_word(text, |_, raw| {
+                                lowercase_into(raw, &mut word);
+                                if opts.stems {
+                                    let stem = stems.get(&self.stemmer, &word);
+                                    sentence.stems.push(stem.to_owned());
+                                }
+                                if opts.tokens {
+                                    sentence.tokens.push(word.clone());
+                                }
+                            });
+                        }
+                        sentences.push(sentence);
+                    }
+                }
+                AnalyzedSection {
+                    heading: section.heading.clone(),
+                    level: section.level,
+                    sentences,
+                }
+            })
+            .collect();
+        AnalyzedArticle {
+            sections,
+            entities: entities(article, &article.title),
+        }
+    }
+}
+
+/// Returns the links starting in `start..end`, relative to `start`, clipped to `end`.
+fn clip_links(links: &[Link], start: usize, end: usize) -> Vec<Link> {
+    links
+        .iter()
+        .filter(|link| (start..end).contains(&(link.start as usize)))
+        .map(|link| Link {
+            start: link.start - start as u32,
+            end: (link.end as usize).min(end) as u32 - start as u32,
+            target: link.target.clone(),
+        })
+        .collect()
+}
+
+/// Most words a stem cache holds before it is emptied.
+const STEM_CACHE_CAPACITY: usize = 1 << 18;
+
+/// Word -> stem for one language.
+#[derive(Default)]
+struct StemCache {
+    language: Option<Language>,
+    map: HashMap<String, String, BuildHasherDefault<FxHasher>>,
+}
+
+impl StemCache {
+    /// Empties the cache if it is full or holds another language's stems.
+    fn prepare(&mut self, language: Language) {
+        if self.language != Some(language) || self.map.len() >= STEM_CACHE_CAPACITY {
+            self.map.clear();
+            self.language = Some(language);
+        }
+    }
+
+    fn get(&mut self, stemmer: &Stemmer, word: &str) -> &str {
+        if !self.map.contains_key(word) {
+            let stem = stemmer.stem(word).into_owned();
+            self.map.insert(word.to_owned(), stem);
+        }
+        self.map.get(word).map_or("", String::as_str)
+    }
+}
+
+/// The Fx hash (rustc's): fast for short keys; the cache needs no DoS resistance.
+#[derive(Default)]
+struct FxHasher {
+    hash: u64,
+}
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(buf));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Parser, ParserConfig};
+
+    fn analyze(wikitext: &str, opts: AnalyzeOptions) -> AnalyzedArticle {
+        let parser = Parser::new(&ParserConfig::english());
+        let (article, warnings) = parser.parse("Albedo", wikitext);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        Analyzer::new(Language::English).analyze(&article, opts)
+    }
+
+    #[test]
+    fn splits_tokens_and_stems() {
+        let analyzed = analyze(
+            "'''Albedo''' is the [[diffuse reflection|diffuse reflectivity]] of surfaces. \
+             It is measured by [[Mr. Smith]]. Fresh snow reflects.\n\n== Terrestrial albedo ==\n\
+             * Snow reflects most light.",
+            AnalyzeOptions::ALL,
+        );
+        let lead = &analyzed.sections[0];
+        let texts: Vec<&str> = lead.sentences.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Albedo is the diffuse reflectivity of surfaces.",
+                "It is measured by Mr. Smith.",
+                "Fresh snow reflects."
+            ]
+        );
+        let first = &lead.sentences[0];
+        assert_eq!(
+            first.tokens,
+            [
+                "albedo",
+                "is",
+                "the",
+                "diffuse",
+                "reflectivity",
+                "of",
+                "surfaces"
+            ]
+        );
+        assert_eq!(
+            first.stems,
+            ["albedo", "is", "the", "diffus", "reflect", "of", "surfac"]
+        );
+        let link = &first.links[0];
+        assert_eq!(
+            &first.text[link.start as usize..link.end as usize],
+            "diffuse reflectivity"
+        );
+        let second = &lead.sentences[1];
+        assert_eq!(second.links.len(), 1);
+        assert_eq!(
+            &second.text[second.links[0].start as usize..second.links[0].end as usize],
+            "Mr. Smith"
+        );
+        assert_eq!(analyzed.sections[1].heading, "Terrestrial albedo");
+        assert_eq!(analyzed.sections[1].sentences[0].kind, BlockKind::ListItem);
+        assert!(
+            analyzed
+                .entities
+                .iter()
+                .any(|e| e.target == "Albedo" && e.kind == crate::EntityKind::SelfMention)
+        );
+    }
+
+    #[test]
+    fn options_select_outputs() {
+        let text = "Snow is white. Coal is black.";
+        let only_sentences = analyze(text, AnalyzeOptions::SENTENCES);
+        let sentence = &only_sentences.sections[0].sentences[1];
+        assert_eq!(sentence.text, "Coal is black.");
+        assert!(sentence.tokens.is_empty() && sentence.stems.is_empty());
+        let stems_only = analyze(
+            text,
+            AnalyzeOptions {
+                tokens: false,
+                stems: true,
+            },
+        );
+        let sentence = &stems_only.sections[0].sentences[0];
+        assert!(sentence.tokens.is_empty());
+        assert_eq!(sentence.stems, ["snow", "is", "white"]);
+    }
+
+    #[test]
+    fn clips_links_crossing_a_boundary() {
+        let links = [
+            Link {
+                start: 2,
+                end: 12,
+                target: "A".into(),
+            },
+            Link {
+                start: 14,
+                end: 16,
+                target: "B".into(),
+            },
+        ];
+        let clipped = clip_links(&links, 0, 10);
+        assert_eq!(
+            clipped,
+            [Link {
+                start: 2,
+                end: 10,
+                target: "A".into()
+            }]
+        );
+        let second = clip_links(&links, 11, 20);
+        assert_eq!(
+            second,
+            [Link {
+                start: 3,
+                end: 5,
+                target: "B".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Analyzer>();
+        assert_send_sync::<Parser>();
+    }
+}
