@@ -7,6 +7,7 @@ pub mod args;
 pub mod cmd;
 pub mod logging;
 pub mod output;
+pub mod pipeline;
 pub mod progress;
 
 use std::process::ExitCode;

@@ -9,17 +9,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::args::{ExtractArgs, ExtractFormat};
 use crate::output::Output;
+use crate::pipeline;
 use crate::progress::Reporter;
-
-/// Bytes of page text per batch handed to the workers.
-const BATCH_BYTES: usize = 4 << 20;
-/// Batches in flight between the reader and the workers (bounds memory).
-const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Runs `fraser extract`.
 pub fn run(args: &ExtractArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -47,11 +42,7 @@ pub fn run(args: &ExtractArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         analyzer: &analyzer,
         url_base: &url_base,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .thread_name(|i| format!("extract-{i}"))
-        .build()
-        .context("failed to start worker threads")?;
+    let pool = pipeline::pool(args.threads, "extract")?;
     tracing::info!(
         input = %name,
         format = ?reader.format(),
@@ -65,46 +56,51 @@ pub fn run(args: &ExtractArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut reporter = Reporter::new("extract", progress.total_bytes(), quiet);
     let mut out = Output::create(args.output.as_deref())?;
     let mut stats = Stats::default();
-    for batch in reader.into_batches(BATCH_BYTES, BATCHES_IN_FLIGHT) {
-        let batch = batch.with_context(|| format!("failed to read {name}"))?;
-        let rendered: Vec<Rendered> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|page| job.render(page))
-                .collect::<anyhow::Result<_>>()
-        })?;
-        for item in rendered {
+    pipeline::run(
+        reader,
+        &name,
+        &pool,
+        &mut reporter,
+        |page| job.render(page),
+        |_page, item| {
             stats.pages += 1;
             let Some(line) = item.line else {
                 stats.skipped += 1;
-                continue;
+                return Ok(());
             };
             out.write_all(&line).context("failed to write output")?;
             stats.written += 1;
             stats.sentences += item.sentences;
             for warning in item.warnings {
                 stats.warnings += 1;
-                if matches!(warning, nlp::Warning::Timeout { .. }) {
-                    stats.timeouts += 1;
+                match warning {
+                    nlp::Warning::Timeout { .. } | nlp::Warning::TooDeep { .. } => {
+                        stats.timeouts += 1;
+                        tracing::warn!(warning = ?warning, "page skipped");
+                    }
+                    // Parser recoveries (e.g. a malformed heading read as text) are
+                    // normal on real pages; they are counted, and shown with RUST_LOG=debug.
+                    _ => tracing::debug!(warning = ?warning, "parser recovered"),
                 }
-                tracing::warn!(warning = ?warning, "page not fully parsed");
             }
-        }
-        reporter.update(progress.bytes_read(), progress.pages(), progress.total_bytes());
-    }
+            Ok(())
+        },
+    )?;
     out.commit()?;
     let elapsed = reporter.finish().as_secs_f64().max(1e-9);
     let bytes = progress.bytes_read();
+    let xml_bytes = progress.xml_bytes();
     if !quiet {
         tracing::info!(
             pages = stats.pages,
             written = stats.written,
             skipped = stats.skipped,
             sentences = stats.sentences,
-            timeouts = stats.timeouts,
+            skipped_pages = stats.timeouts,
             warnings = stats.warnings,
             seconds = format!("{elapsed:.2}"),
             input_mb_per_sec = format!("{:.1}", bytes as f64 / elapsed / 1e6),
+            xml_mb_per_sec = format!("{:.1}", xml_bytes as f64 / elapsed / 1e6),
             "done"
         );
     }

@@ -1,0 +1,732 @@
+//! The production store: PostgreSQL.
+//!
+//! The queue's claims and the turn's load and save are server-side functions
+//! (`migrations/postgres`), so a turn costs four round trips: `BEGIN`,
+//! `fraser_begin_turn` (fence check + load, creating new chats and players),
+//! `fraser_save_turn` (state, outbox, scores, inbox, release) and `COMMIT`, with the
+//! pure game step in between. Idle workers are woken by LISTEN/NOTIFY
+//! (`fraser_inbox`, `fraser_outbox`), relayed into the store's [`Wakeups`] by a
+//! listener task that reconnects by itself; polling covers notifications lost meanwhile.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::{
+    BoxFuture, ChatState, Enqueued, OutboxClaim, OutboxEntry, RetryKind, Store, StoreError,
+    StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply, duration_millis,
+    outbox_status, reply_to_json,
+};
+use crate::game::{Game, StepRequest, step_blocking};
+use crate::model::{ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: PgPool,
+    wakeups: Arc<Wakeups>,
+    listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl PgStore {
+    /// Creates a pool for `url`. Connections are opened on demand, so this succeeds
+    /// while the database is down; operations then fail with
+    /// [`StoreError::Unavailable`] until it is back (the pool reconnects by itself).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
+        let connect: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
+        // A turn waits for no lock in normal operation (claims skip locked rows); these
+        // bound the damage of a stuck statement or lock.
+        let connect = connect.options([("lock_timeout", "10s"), ("statement_timeout", "30s")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect);
+        Ok(PgStore::from_pool(pool))
+    }
+
+    /// Wraps an existing pool (tests create one per fresh database).
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore {
+            pool,
+            wakeups: Arc::new(Wakeups::default()),
+            listener: Default::default(),
+        }
+    }
+
+    /// Applies the migrations in `migrations/postgres` that are not applied yet
+    /// (sqlx takes an advisory lock, so servers starting together do not race).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(StoreError::Migrate)
+    }
+
+    /// Starts relaying LISTEN/NOTIFY wake-ups into [`Store::wakeups`]; stops with the
+    /// pool. Without it, workers still find work by polling.
+    pub fn start_listener(&self) {
+        let pool = self.pool.clone();
+        let wakeups = Arc::downgrade(&self.wakeups);
+        let handle = tokio::spawn(listen(pool, wakeups));
+        if let Ok(mut slot) = self.listener.lock()
+            && let Some(previous) = slot.replace(handle)
+        {
+            previous.abort();
+        }
+    }
+
+    async fn enqueue_inner(&self, message: &InboundMessage) -> Result<Enqueued, StoreError> {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "WITH new_message AS ( \
+                 INSERT INTO inbox (platform, chat_id, message_id, sender_id, sender_name, \
+                     text, is_group, reply_context, received_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (platform, message_id) DO NOTHING \
+                 RETURNING id), \
+             new_chat AS ( \
+                 INSERT INTO inbox_chats (platform, chat_id) \
+                 SELECT $1, $2 FROM new_message \
+                 ON CONFLICT DO NOTHING) \
+             SELECT id FROM new_message",
+        )
+        .bind(&message.platform)
+        .bind(&message.chat_id)
+        .bind(&message.message_id)
+        .bind(&message.sender_id)
+        .bind(&message.sender_name)
+        .bind(&message.text)
+        .bind(message.is_group)
+        .bind(&message.reply_context)
+        .bind(message.received_at.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        match inserted {
+            Some(_) => {
+                // Local workers now; other servers through NOTIFY.
+                self.wakeups.inbox.notify_waiters();
+                Ok(Enqueued::New)
+            }
+            None => Ok(Enqueued::Duplicate),
+        }
+    }
+
+    async fn claim_turn_inner(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<TurnClaim>, StoreError> {
+        let row = sqlx::query("SELECT * FROM fraser_claim_turn($1, $2, $3)")
+            .bind(worker)
+            .bind(now.0)
+            .bind(duration_millis(lease))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let message = InboundMessage {
+            platform: row.try_get("c_platform")?,
+            chat_id: row.try_get("c_chat_id")?,
+            sender_id: row.try_get("c_sender_id")?,
+            sender_name: row.try_get("c_sender_name")?,
+            text: row.try_get("c_text")?,
+            message_id: row.try_get("c_message_id")?,
+            is_group: row.try_get("c_is_group")?,
+            reply_context: row.try_get("c_reply_context")?,
+            received_at: Timestamp(row.try_get("c_received_at_ms")?),
+        };
+        Ok(Some(TurnClaim {
+            inbox_id: row.try_get("c_inbox_id")?,
+            token: row.try_get("c_token")?,
+            attempts: row.try_get("c_attempts")?,
+            message,
+            lease_until: now.plus(lease),
+        }))
+    }
+
+    async fn run_turn_inner(
+        &self,
+        claim: &TurnClaim,
+        game: Arc<dyn Game>,
+        now: Timestamp,
+    ) -> Result<TurnDone, StoreError> {
+        let message = &claim.message;
+        let mut tx = self.pool.begin().await?;
+        let loaded = sqlx::query("SELECT * FROM fraser_begin_turn($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&message.platform)
+            .bind(&message.chat_id)
+            .bind(claim.inbox_id)
+            .bind(claim.token)
+            .bind(message.is_group)
+            .bind(&message.sender_id)
+            .bind(&message.sender_name)
+            .bind(TOP_PLAYERS as i32)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(loaded) = loaded else {
+            return Err(StoreError::Fenced);
+        };
+        let state: serde_json::Value = loaded.try_get("chat_state")?;
+        let version: i64 = loaded.try_get("chat_version")?;
+        let scores: Vec<PlayerScore> =
+            serde_json::from_value(loaded.try_get::<serde_json::Value, _>("chat_scores")?)?;
+
+        let output = step_blocking(
+            game,
+            StepRequest {
+                state,
+                version,
+                message: message.clone(),
+                now,
+                scores,
+            },
+        )
+        .await
+        .map_err(StoreError::Game)?;
+
+        let replies: Vec<serde_json::Value> = output.replies.iter().map(reply_to_json).collect();
+        let new_version: i64 =
+            sqlx::query_scalar("SELECT fraser_save_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(&message.platform)
+                .bind(&message.chat_id)
+                .bind(claim.inbox_id)
+                .bind(version)
+                .bind(&output.state)
+                .bind(serde_json::Value::Array(replies))
+                .bind(serde_json::to_value(&output.score_deltas)?)
+                .bind(message.is_group)
+                .bind(&message.reply_context)
+                .bind(now.0)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        if !output.replies.is_empty() {
+            self.wakeups.outbox.notify_waiters();
+        }
+        Ok(TurnDone {
+            version: new_version,
+            replies: output.replies.len(),
+        })
+    }
+
+    async fn release_turn_inner(
+        &self,
+        claim: &TurnClaim,
+        not_before: Timestamp,
+        error: Option<&str>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let holds: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM inbox_chats q JOIN inbox i ON i.id = $1 \
+             WHERE q.platform = $2 AND q.chat_id = $3 AND q.lease_token = $4 \
+               AND q.lease_owner IS NOT NULL AND i.status = 'pending' \
+             FOR UPDATE OF q",
+        )
+        .bind(claim.inbox_id)
+        .bind(&claim.message.platform)
+        .bind(&claim.message.chat_id)
+        .bind(claim.token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if holds.is_none() {
+            return Err(StoreError::Fenced);
+        }
+        sqlx::query(
+            "UPDATE inbox SET last_error = coalesce($2, last_error), \
+                 status = CASE WHEN $3 THEN 'dead' ELSE status END, \
+                 finished_at_ms = CASE WHEN $3 THEN $4 ELSE finished_at_ms END \
+             WHERE id = $1",
+        )
+        .bind(claim.inbox_id)
+        .bind(error)
+        .bind(dead)
+        .bind(not_before.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE inbox_chats SET lease_owner = NULL, lease_until_ms = $3, last_error = $4 \
+             WHERE platform = $1 AND chat_id = $2",
+        )
+        .bind(&claim.message.platform)
+        .bind(&claim.message.chat_id)
+        .bind(if dead { 0 } else { not_before.0 })
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.wakeups.inbox.notify_waiters();
+        Ok(())
+    }
+
+    async fn claim_outbox_inner(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxClaim>, StoreError> {
+        // Only the first pending row of each chat qualifies; SKIP LOCKED lets senders
+        // on other servers take other chats meanwhile. A row whose lease or status
+        // changed after this statement's snapshot is re-checked when locked.
+        let rows = sqlx::query(
+            "WITH heads AS ( \
+                 SELECT o.id FROM outbox o \
+                 WHERE o.status = 'pending' AND o.next_attempt_ms <= $3 \
+                   AND o.lease_until_ms <= $3 \
+                   AND NOT EXISTS (SELECT 1 FROM outbox p \
+                       WHERE p.platform = o.platform AND p.chat_id = o.chat_id \
+                         AND p.status = 'pending' AND p.id < o.id) \
+                 ORDER BY o.id LIMIT $4 \
+                 FOR UPDATE SKIP LOCKED) \
+             UPDATE outbox o SET lease_token = o.lease_token + 1, lease_owner = $1, \
+                 lease_until_ms = $2, attempts = o.attempts + 1 \
+             FROM heads WHERE o.id = heads.id \
+             RETURNING o.id, o.lease_token, o.platform, o.chat_id, o.is_group, \
+                 o.reply_context, o.reply, o.attempts, o.failures, o.parts_sent",
+        )
+        .bind(worker)
+        .bind(now.plus(lease).0)
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claims = rows
+            .iter()
+            .map(outbox_claim)
+            .collect::<Result<Vec<_>, _>>()?;
+        claims.sort_by_key(|claim| claim.id);
+        Ok(claims)
+    }
+
+    /// Runs a fenced update of one claimed outbox row: `sql` ends with
+    /// `WHERE id = $1 AND lease_token = $2 AND status = 'pending'`.
+    async fn outbox_update(
+        &self,
+        claim: &OutboxClaim,
+        sql: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
+        ) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
+        wake: bool,
+    ) -> Result<(), StoreError> {
+        let query = bind(sqlx::query(sql).bind(claim.id).bind(claim.token));
+        let changed = query.execute(&self.pool).await?.rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Fenced);
+        }
+        if wake {
+            self.wakeups.outbox.notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+/// Relays notifications into `wakeups` until the pool closes or the store is dropped.
+async fn listen(pool: PgPool, wakeups: Weak<Wakeups>) {
+    loop {
+        if pool.is_closed() {
+            return;
+        }
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::debug!(%error, "notification listener cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen_all(["fraser_inbox", "fraser_outbox"]).await {
+            tracing::debug!(%error, "LISTEN failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    let Some(wakeups) = wakeups.upgrade() else {
+                        return;
+                    };
+                    match notification.channel() {
+                        "fraser_inbox" => wakeups.inbox.notify_waiters(),
+                        _ => wakeups.outbox.notify_waiters(),
+                    }
+                }
+                Ok(None) => {
+                    // Connection lost: notifications sent meanwhile are gone, so wake
+                    // everyone once to poll.
+                    let Some(wakeups) = wakeups.upgrade() else {
+                        return;
+                    };
+                    wakeups.inbox.notify_waiters();
+                    wakeups.outbox.notify_waiters();
+                }
+                Err(error) => {
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::debug!(%error, "notification listener failed; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn outbox_claim(row: &PgRow) -> Result<OutboxClaim, StoreError> {
+    let reply: Reply = serde_json::from_value(row.try_get("reply")?)?;
+    Ok(OutboxClaim {
+        id: row.try_get("id")?,
+        token: row.try_get("lease_token")?,
+        address: ChatAddress {
+            platform: row.try_get("platform")?,
+            chat_id: row.try_get("chat_id")?,
+            is_group: row.try_get("is_group")?,
+            reply_context: row.try_get("reply_context")?,
+        },
+        reply,
+        attempts: row.try_get("attempts")?,
+        failures: row.try_get("failures")?,
+        parts_sent: row.try_get("parts_sent")?,
+    })
+}
+
+fn player_score(row: &PgRow) -> Result<PlayerScore, StoreError> {
+    Ok(PlayerScore {
+        player_id: row.try_get("player_id")?,
+        name: row.try_get("name")?,
+        score: row.try_get("score")?,
+    })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.listener.lock()
+            && let Some(handle) = slot.take()
+        {
+            handle.abort();
+        }
+    }
+}
+
+impl Store for PgStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+
+    fn wakeups(&self) -> &Wakeups {
+        &self.wakeups
+    }
+
+    fn enqueue<'a>(
+        &'a self,
+        message: &'a InboundMessage,
+    ) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
+        Box::pin(self.enqueue_inner(message))
+    }
+
+    fn claim_turn<'a>(
+        &'a self,
+        worker: &'a str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>> {
+        Box::pin(self.claim_turn_inner(worker, now, lease))
+    }
+
+    fn run_turn<'a>(
+        &'a self,
+        claim: &'a TurnClaim,
+        game: Arc<dyn Game>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<TurnDone, StoreError>> {
+        Box::pin(self.run_turn_inner(claim, game, now))
+    }
+
+    fn release_turn<'a>(
+        &'a self,
+        claim: &'a TurnClaim,
+        not_before: Timestamp,
+        error: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.release_turn_inner(claim, not_before, error, false))
+    }
+
+    fn dead_letter_turn<'a>(
+        &'a self,
+        claim: &'a TurnClaim,
+        now: Timestamp,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.release_turn_inner(claim, now, Some(reason), true))
+    }
+
+    fn claim_outbox<'a>(
+        &'a self,
+        worker: &'a str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<OutboxClaim>, StoreError>> {
+        Box::pin(self.claim_outbox_inner(worker, now, lease, limit))
+    }
+
+    fn outbox_progress<'a>(
+        &'a self,
+        claim: &'a OutboxClaim,
+        parts_sent: i32,
+        lease_until: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.outbox_update(
+            claim,
+            "UPDATE outbox SET parts_sent = $3, lease_until_ms = $4 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
+            move |query| query.bind(parts_sent).bind(lease_until.0),
+            false,
+        ))
+    }
+
+    fn outbox_sent<'a>(
+        &'a self,
+        claim: &'a OutboxClaim,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.outbox_update(
+            claim,
+            "UPDATE outbox SET status = 'sent', finished_at_ms = $3, lease_owner = NULL, \
+                 lease_until_ms = 0, last_error = NULL \
+             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
+            move |query| query.bind(now.0),
+            true,
+        ))
+    }
+
+    fn outbox_retry<'a>(
+        &'a self,
+        claim: &'a OutboxClaim,
+        next_attempt: Timestamp,
+        kind: RetryKind,
+        error: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let failure = i32::from(kind == RetryKind::Failure);
+        let error = error.to_string();
+        Box::pin(self.outbox_update(
+            claim,
+            "UPDATE outbox SET failures = failures + $3, next_attempt_ms = $4, \
+                 last_error = $5, lease_owner = NULL, lease_until_ms = 0 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
+            move |query| query.bind(failure).bind(next_attempt.0).bind(error),
+            false,
+        ))
+    }
+
+    fn outbox_dead<'a>(
+        &'a self,
+        claim: &'a OutboxClaim,
+        now: Timestamp,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let reason = reason.to_string();
+        Box::pin(self.outbox_update(
+            claim,
+            "UPDATE outbox SET status = 'dead', failures = failures + 1, finished_at_ms = $3, \
+                 last_error = $4, lease_owner = NULL, lease_until_ms = 0 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
+            move |query| query.bind(now.0).bind(reason),
+            true,
+        ))
+    }
+
+    fn outbox_release<'a>(
+        &'a self,
+        claim: &'a OutboxClaim,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.outbox_update(
+            claim,
+            "UPDATE outbox SET lease_owner = NULL, lease_until_ms = 0 \
+             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
+            |query| query,
+            true,
+        ))
+    }
+
+    fn outbox_entries<'a>(
+        &'a self,
+        platform: &'a str,
+        chat_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OutboxEntry>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, reply, status, attempts, failures, next_attempt_ms, last_error \
+                 FROM outbox WHERE platform = $1 AND chat_id = $2 ORDER BY id",
+            )
+            .bind(platform)
+            .bind(chat_id)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(OutboxEntry {
+                        id: row.try_get("id")?,
+                        reply: serde_json::from_value(row.try_get("reply")?)?,
+                        status: outbox_status(row.try_get("status")?)?,
+                        attempts: row.try_get("attempts")?,
+                        failures: row.try_get("failures")?,
+                        next_attempt: Timestamp(row.try_get("next_attempt_ms")?),
+                        last_error: row.try_get("last_error")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn web_deliver<'a>(
+        &'a self,
+        chat_id: &'a str,
+        reply: &'a Reply,
+    ) -> BoxFuture<'a, Result<i64, StoreError>> {
+        Box::pin(async move {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO web_replies (chat_id, text, buttons, created_ms) \
+                 VALUES ($1, $2, $3, (extract(epoch FROM now()) * 1000)::bigint) RETURNING id",
+            )
+            .bind(chat_id)
+            .bind(&reply.text)
+            .bind(serde_json::to_value(&reply.buttons)?)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(id)
+        })
+    }
+
+    fn web_replies<'a>(
+        &'a self,
+        chat_id: &'a str,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<WebReply>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, text, buttons FROM web_replies WHERE chat_id = $1 AND id > $2 \
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(chat_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(WebReply {
+                        id: row.try_get("id")?,
+                        text: row.try_get("text")?,
+                        buttons: serde_json::from_value(row.try_get("buttons")?)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn chat_state<'a>(
+        &'a self,
+        platform: &'a str,
+        chat_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ChatState>, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT state, version FROM chats WHERE platform = $1 AND chat_id = $2",
+            )
+            .bind(platform)
+            .bind(chat_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|row| {
+                Ok(ChatState {
+                    state: row.try_get("state")?,
+                    version: row.try_get("version")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn scoreboard<'a>(
+        &'a self,
+        platform: &'a str,
+        chat_id: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<PlayerScore>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT player_id, name, score FROM players WHERE platform = $1 AND chat_id = $2 \
+                 ORDER BY score DESC, player_id LIMIT $3",
+            )
+            .bind(platform)
+            .bind(chat_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(player_score).collect()
+        })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<StoreStats, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT \
+                   (SELECT count(*) FROM inbox WHERE status = 'pending') AS inbox_pending, \
+                   (SELECT count(*) FROM inbox WHERE status = 'dead') AS inbox_dead, \
+                   (SELECT count(*) FROM outbox WHERE status = 'pending') AS outbox_pending, \
+                   (SELECT count(*) FROM outbox WHERE status = 'dead') AS outbox_dead",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(StoreStats {
+                inbox_pending: row.try_get("inbox_pending")?,
+                inbox_dead: row.try_get("inbox_dead")?,
+                outbox_pending: row.try_get("outbox_pending")?,
+                outbox_dead: row.try_get("outbox_dead")?,
+            })
+        })
+    }
+
+    fn purge<'a>(&'a self, before: Timestamp) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let mut tx: Transaction<'static, Postgres> = self.pool.begin().await?;
+            let mut deleted = 0;
+            for sql in [
+                "DELETE FROM inbox WHERE status IN ('done', 'dead') AND finished_at_ms < $1",
+                "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND finished_at_ms < $1",
+                "DELETE FROM web_replies WHERE created_ms < $1",
+            ] {
+                deleted += sqlx::query(sql)
+                    .bind(before.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(deleted)
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Ok(mut slot) = self.listener.lock()
+                && let Some(handle) = slot.take()
+            {
+                handle.abort();
+            }
+            self.pool.close().await;
+        })
+    }
+}

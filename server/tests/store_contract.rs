@@ -1,0 +1,775 @@
+//! The store contract, run against both stores: SQLite (in a temporary directory) and
+//! PostgreSQL (a fresh database per test on the server of `DATABASE_URL`; the tests fail
+//! with instructions when it is unset).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server::testing::{
+    ConcurrencyProbe, CounterGame, FakeBehaviour, FakeMessenger, TestDb, message,
+};
+use server::{
+    Clock, Enqueued, Game, ManualClock, Messengers, Metrics, OutboxStatus, QueueSettings,
+    RetryKind, Sender, StoreError, SystemClock, Timestamp, Worker,
+};
+
+const T0: Timestamp = Timestamp(1_700_000_000_000);
+const LEASE: Duration = Duration::from_secs(30);
+
+fn counter() -> Arc<dyn Game> {
+    Arc::new(CounterGame::new())
+}
+
+fn settings() -> QueueSettings {
+    QueueSettings {
+        poll_interval: Duration::from_millis(50),
+        max_turn_attempts: 2,
+        send_timeout: Duration::from_millis(200),
+        max_send_failures: 3,
+        send_retry_base: Duration::from_secs(1),
+        send_retry_max: Duration::from_secs(60),
+        ..QueueSettings::default()
+    }
+}
+
+struct Rig {
+    clock: Arc<ManualClock>,
+    fake: Arc<FakeMessenger>,
+    metrics: Arc<Metrics>,
+    worker: Worker,
+    sender: Sender,
+}
+
+fn rig(db: &TestDb, fake: FakeMessenger) -> Rig {
+    let clock = Arc::new(ManualClock::new(T0));
+    let fake = Arc::new(fake);
+    let metrics = Arc::new(Metrics::new());
+    let worker = Worker::new(
+        "worker-1",
+        Arc::clone(&db.store),
+        counter(),
+        clock.clone(),
+        Arc::clone(&metrics),
+        settings(),
+    );
+    let sender = Sender::new(
+        "sender-1",
+        Arc::clone(&db.store),
+        Messengers::new().with_messenger(fake.clone()),
+        clock.clone(),
+        Arc::clone(&metrics),
+        settings(),
+    );
+    Rig {
+        clock,
+        fake,
+        metrics,
+        worker,
+        sender,
+    }
+}
+
+async fn count_of(db: &TestDb, chat: &str) -> i64 {
+    let state = db
+        .store
+        .chat_state("fake", chat)
+        .await
+        .unwrap()
+        .expect("chat exists");
+    state.state["count"].as_i64().unwrap()
+}
+
+async fn dedupe(db: &TestDb) {
+    let store = &db.store;
+    let first = message("fake", "c1", "m1", "hello");
+    assert_eq!(store.enqueue(&first).await.unwrap(), Enqueued::New);
+    assert_eq!(store.enqueue(&first).await.unwrap(), Enqueued::Duplicate);
+    // The key is (platform, message_id): another platform's m1 is another message.
+    assert_eq!(
+        store
+            .enqueue(&message("other", "c1", "m1", "hi"))
+            .await
+            .unwrap(),
+        Enqueued::New
+    );
+    assert_eq!(store.stats().await.unwrap().inbox_pending, 2);
+
+    let claim = store
+        .claim_turn("w", T0, LEASE)
+        .await
+        .unwrap()
+        .expect("a claim");
+    assert_eq!(claim.message, first);
+    store.run_turn(&claim, counter(), T0).await.unwrap();
+    // A redelivery after the turn is still a duplicate: no second turn.
+    assert_eq!(store.enqueue(&first).await.unwrap(), Enqueued::Duplicate);
+    let claim = store
+        .claim_turn("w", T0, LEASE)
+        .await
+        .unwrap()
+        .expect("the other platform's");
+    assert_eq!(claim.message.platform, "other");
+    store.run_turn(&claim, counter(), T0).await.unwrap();
+    assert!(store.claim_turn("w", T0, LEASE).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .chat_state("fake", "c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+async fn per_chat_order_and_exclusion(db: &TestDb) {
+    let store = &db.store;
+    for (chat, id) in [("a", "a1"), ("a", "a2"), ("b", "b1")] {
+        store.enqueue(&message("fake", chat, id, id)).await.unwrap();
+    }
+    let a1 = store.claim_turn("w1", T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(a1.message.message_id, "a1");
+    // Chat a is held: the next claim skips a2 and takes chat b.
+    let b1 = store.claim_turn("w2", T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(b1.message.message_id, "b1");
+    assert!(store.claim_turn("w3", T0, LEASE).await.unwrap().is_none());
+    store.run_turn(&a1, counter(), T0).await.unwrap();
+    let a2 = store.claim_turn("w3", T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(a2.message.message_id, "a2");
+    store.run_turn(&a2, counter(), T0).await.unwrap();
+    store.run_turn(&b1, counter(), T0).await.unwrap();
+    let texts: Vec<String> = store
+        .outbox_entries("fake", "a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.reply.text)
+        .collect();
+    assert_eq!(texts, vec!["#1: a1", "#2: a2"]);
+    assert_eq!(count_of(db, "b").await, 1);
+}
+
+/// A game that reports the scoreboard it was given and awards points to two players.
+struct ScoresGame;
+
+impl Game for ScoresGame {
+    fn step(&self, input: server::TurnInput<'_>) -> server::TurnOutput {
+        server::TurnOutput {
+            state: serde_json::json!({
+                "was_null": input.state.is_null(),
+                "version": input.version,
+                "scores": input.scores.iter().map(|s| (s.player_id.clone(), s.name.clone(), s.score)).collect::<Vec<_>>(),
+                "seed": input.seed.to_string(),
+            }),
+            replies: vec![],
+            score_deltas: vec![
+                server::ScoreDelta {
+                    player_id: input.message.sender_id.clone(),
+                    delta: 2,
+                },
+                server::ScoreDelta {
+                    player_id: "bystander".into(),
+                    delta: 1,
+                },
+                server::ScoreDelta {
+                    player_id: input.message.sender_id.clone(),
+                    delta: 1,
+                },
+            ],
+        }
+    }
+}
+
+async fn turn_loads_creates_and_scores(db: &TestDb) {
+    let store = &db.store;
+    let game: Arc<dyn Game> = Arc::new(ScoresGame);
+    store
+        .enqueue(&message("fake", "s", "s1", "one"))
+        .await
+        .unwrap();
+    let claim = store.claim_turn("w", T0, LEASE).await.unwrap().unwrap();
+    let done = store.run_turn(&claim, Arc::clone(&game), T0).await.unwrap();
+    assert_eq!(done.version, 1);
+    assert_eq!(done.replies, 0);
+    let state = store.chat_state("fake", "s").await.unwrap().unwrap();
+    assert_eq!(state.state["was_null"], true);
+    assert_eq!(state.state["version"], 0);
+    // The sender's player record exists (score 0) before the first step.
+    assert_eq!(
+        state.state["scores"],
+        serde_json::json!([["user-s", "User s", 0]])
+    );
+    assert_eq!(
+        state.state["seed"],
+        server::turn_seed("fake", "s", "s1").to_string(),
+        "the seed is derived from platform, chat and message id"
+    );
+
+    let mut second = message("fake", "s", "s2", "two");
+    second.sender_name = "Renamed".into();
+    store.enqueue(&second).await.unwrap();
+    let claim = store.claim_turn("w", T0, LEASE).await.unwrap().unwrap();
+    store.run_turn(&claim, game, T0).await.unwrap();
+    let state = store.chat_state("fake", "s").await.unwrap().unwrap();
+    assert_eq!(state.version, 2);
+    assert_eq!(state.state["was_null"], false);
+    assert_eq!(
+        state.state["scores"],
+        serde_json::json!([["user-s", "Renamed", 3], ["bystander", "bystander", 1]])
+    );
+    let board = store.scoreboard("fake", "s", 10).await.unwrap();
+    let board: Vec<(String, i64)> = board.into_iter().map(|p| (p.player_id, p.score)).collect();
+    assert_eq!(
+        board,
+        vec![("user-s".to_string(), 6), ("bystander".to_string(), 2)]
+    );
+}
+
+async fn lease_takeover_and_fencing(db: &TestDb) {
+    let store = &db.store;
+    store
+        .enqueue(&message("fake", "l", "l1", "x"))
+        .await
+        .unwrap();
+    let first = store.claim_turn("w1", T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(first.attempts, 1);
+    // The first worker "dies": before the lease ends, no one else gets the chat.
+    assert!(
+        store
+            .claim_turn("w2", T0.plus(Duration::from_secs(29)), LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let later = T0.plus(Duration::from_secs(31));
+    let second = store
+        .claim_turn("w2", later, LEASE)
+        .await
+        .unwrap()
+        .expect("takeover");
+    assert_eq!(second.inbox_id, first.inbox_id);
+    assert_eq!(second.attempts, 2);
+    assert!(second.token > first.token);
+    // The first worker's late completion is fenced out, and so is its release.
+    assert!(matches!(
+        store.run_turn(&first, counter(), later).await,
+        Err(StoreError::Fenced)
+    ));
+    assert!(matches!(
+        store.release_turn(&first, later, None).await,
+        Err(StoreError::Fenced)
+    ));
+    assert!(matches!(
+        store.dead_letter_turn(&first, later, "late").await,
+        Err(StoreError::Fenced)
+    ));
+    store.run_turn(&second, counter(), later).await.unwrap();
+    assert!(matches!(
+        store.run_turn(&second, counter(), later).await,
+        Err(StoreError::Fenced)
+    ));
+    assert_eq!(count_of(db, "l").await, 1);
+    assert_eq!(store.outbox_entries("fake", "l").await.unwrap().len(), 1);
+}
+
+async fn failed_turn_rolls_back_retries_and_dead_letters(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    let store = &db.store;
+    store
+        .enqueue(&message("fake", "p", "p1", "panic"))
+        .await
+        .unwrap();
+    store
+        .enqueue(&message("fake", "p", "p2", "after"))
+        .await
+        .unwrap();
+    assert!(rig.worker.run_once().await.unwrap(), "attempt 1 fails");
+    // The chat waits for the backoff; its next message must not overtake.
+    assert!(!rig.worker.run_once().await.unwrap());
+    assert!(
+        store.chat_state("fake", "p").await.unwrap().is_none(),
+        "rolled back"
+    );
+    rig.clock.advance(Duration::from_secs(120));
+    assert!(rig.worker.run_once().await.unwrap(), "attempt 2 fails");
+    rig.clock.advance(Duration::from_secs(120));
+    assert!(
+        rig.worker.run_once().await.unwrap(),
+        "attempt 3 dead-letters"
+    );
+    assert_eq!(store.stats().await.unwrap().inbox_dead, 1);
+    assert!(
+        rig.metrics
+            .render(None)
+            .contains("fraser_inbox_dead_letters_total 1\n")
+    );
+    assert!(
+        rig.worker.run_once().await.unwrap(),
+        "the next message runs"
+    );
+    let state = store.chat_state("fake", "p").await.unwrap().unwrap();
+    assert_eq!(
+        state.state,
+        serde_json::json!({ "count": 1, "last": "after" })
+    );
+    assert_eq!(store.stats().await.unwrap().inbox_pending, 0);
+}
+
+async fn concurrent_workers_serialise_each_chat(db: &TestDb) {
+    const WORKERS: usize = 8;
+    const CHATS: usize = 50;
+    const MESSAGES: usize = 2_000;
+    let probe = Arc::new(ConcurrencyProbe::new());
+    let game: Arc<dyn Game> = Arc::new(CounterGame::new().with_probe(Arc::clone(&probe)));
+    let metrics = Arc::new(Metrics::new());
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for index in 0..WORKERS {
+        let worker = Worker::new(
+            format!("worker-{index}"),
+            Arc::clone(&db.store),
+            Arc::clone(&game),
+            Arc::new(SystemClock),
+            Arc::clone(&metrics),
+            settings(),
+        );
+        workers.push(tokio::spawn(worker.run(shutdown_rx.clone())));
+    }
+    // Five very busy chats get half the messages; 45 others share the rest.
+    let mut plan: Vec<usize> = Vec::with_capacity(MESSAGES);
+    for index in 0..MESSAGES {
+        plan.push(if index % 2 == 0 {
+            index % 5
+        } else {
+            5 + index % (CHATS - 5)
+        });
+    }
+    // Four enqueuers (like concurrent webhook requests), each owning a quarter of the
+    // chats so that every chat's messages are stored in order.
+    let started = Instant::now();
+    let mut enqueuers = Vec::new();
+    for part in 0..4 {
+        let store = Arc::clone(&db.store);
+        let plan = plan.clone();
+        enqueuers.push(tokio::spawn(async move {
+            let mut sequence = vec![0usize; CHATS];
+            for chat in plan.into_iter().filter(|chat| chat % 4 == part) {
+                sequence[chat] += 1;
+                let n = sequence[chat];
+                let id = format!("c{chat}-{n}");
+                let text = format!("m{n}");
+                store
+                    .enqueue(&message("fake", &format!("c{chat}"), &id, &text))
+                    .await
+                    .unwrap();
+            }
+            sequence
+        }));
+    }
+    let mut sequence = vec![0usize; CHATS];
+    for enqueuer in enqueuers {
+        for (chat, n) in enqueuer.await.unwrap().into_iter().enumerate() {
+            sequence[chat] += n;
+        }
+    }
+    eprintln!(
+        "{}: enqueued {MESSAGES} messages in {:.2} s while the workers ran",
+        db.store.kind(),
+        started.elapsed().as_secs_f64()
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let stats = db.store.stats().await.unwrap();
+        if stats.inbox_pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "queue did not drain: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    shutdown_tx.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    eprintln!(
+        "{}: {MESSAGES} turns by {WORKERS} workers over {CHATS} chats in {:.2} s ({:.0} turns/s)",
+        db.store.kind(),
+        elapsed.as_secs_f64(),
+        MESSAGES as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!(probe.violations(), 0, "two turns of one chat ran at once");
+    assert_eq!(metrics.turns(), MESSAGES as u64);
+    for (chat, &n) in sequence.iter().enumerate() {
+        let chat_id = format!("c{chat}");
+        let state = db
+            .store
+            .chat_state("fake", &chat_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.state["count"], n, "lost update in {chat_id}");
+        assert_eq!(state.version, n as i64);
+        let texts: Vec<String> = db
+            .store
+            .outbox_entries("fake", &chat_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.reply.text)
+            .collect();
+        let expected: Vec<String> = (1..=n).map(|i| format!("#{i}: m{i}")).collect();
+        assert_eq!(texts, expected, "replies of {chat_id} out of order");
+    }
+}
+
+async fn outbox_per_chat_order(db: &TestDb) {
+    let store = &db.store;
+    for (chat, id) in [("a", "a1"), ("a", "a2"), ("a", "a3"), ("b", "b1")] {
+        store.enqueue(&message("fake", chat, id, id)).await.unwrap();
+        let claim = store.claim_turn("w", T0, LEASE).await.unwrap().unwrap();
+        store.run_turn(&claim, counter(), T0).await.unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let heads = store.claim_outbox("s1", T0, lease, 10).await.unwrap();
+    let texts: Vec<&str> = heads
+        .iter()
+        .map(|claim| claim.reply.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["#1: a1", "#1: b1"],
+        "only each chat's first reply"
+    );
+    assert_eq!(
+        heads[0].address.reply_context,
+        serde_json::json!({ "thread": "a" })
+    );
+    assert!(
+        store
+            .claim_outbox("s2", T0, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.outbox_sent(&heads[0], T0).await.unwrap();
+    assert!(matches!(
+        store.outbox_sent(&heads[0], T0).await,
+        Err(StoreError::Fenced)
+    ));
+    let next = store.claim_outbox("s2", T0, lease, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].reply.text, "#2: a2");
+    store.outbox_dead(&next[0], T0, "test").await.unwrap();
+    let next = store.claim_outbox("s2", T0, lease, 10).await.unwrap();
+    assert_eq!(
+        next[0].reply.text, "#3: a3",
+        "a dead reply unblocks the next one"
+    );
+    // Takeover after the lease fences the old claim out.
+    let later = T0.plus(Duration::from_secs(61));
+    let taken = store.claim_outbox("s3", later, lease, 10).await.unwrap();
+    let taken_texts: Vec<&str> = taken
+        .iter()
+        .map(|claim| claim.reply.text.as_str())
+        .collect();
+    assert_eq!(taken_texts, vec!["#3: a3", "#1: b1"]);
+    assert!(matches!(
+        store.outbox_sent(&next[0], later).await,
+        Err(StoreError::Fenced)
+    ));
+    assert!(matches!(
+        store
+            .outbox_retry(&heads[1], later, RetryKind::Failure, "late")
+            .await,
+        Err(StoreError::Fenced)
+    ));
+    for claim in &taken {
+        store.outbox_sent(claim, later).await.unwrap();
+    }
+    let statuses: Vec<OutboxStatus> = store
+        .outbox_entries("fake", "a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![OutboxStatus::Sent, OutboxStatus::Dead, OutboxStatus::Sent]
+    );
+    assert_eq!(store.stats().await.unwrap().outbox_pending, 0);
+    assert_eq!(store.stats().await.unwrap().outbox_dead, 1);
+}
+
+async fn run_one_turn(rig: &Rig, db: &TestDb, chat: &str, id: &str) {
+    db.store
+        .enqueue(&message("fake", chat, id, id))
+        .await
+        .unwrap();
+    assert!(rig.worker.run_once().await.unwrap());
+}
+
+async fn retries_use_exponential_backoff_with_jitter(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    rig.fake.script([FakeBehaviour::Fail, FakeBehaviour::Fail]);
+    run_one_turn(&rig, db, "r", "r1").await;
+    let entry = |db: &TestDb| {
+        let store = Arc::clone(&db.store);
+        async move { store.outbox_entries("fake", "r").await.unwrap().remove(0) }
+    };
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    let first = entry(db).await;
+    let now = rig.clock.now().as_millis();
+    assert_eq!((first.failures, first.status), (1, OutboxStatus::Pending));
+    let wait = first.next_attempt.as_millis() - now;
+    assert!(
+        (500..=1000).contains(&wait),
+        "first backoff {wait} ms not in [0.5 s, 1 s]"
+    );
+    assert_eq!(rig.sender.run_once().await.unwrap(), 0, "not due yet");
+    rig.clock.advance(Duration::from_millis(1000));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    let second = entry(db).await;
+    let now = rig.clock.now().as_millis();
+    let wait = second.next_attempt.as_millis() - now;
+    assert_eq!(second.failures, 2);
+    assert!(
+        (1000..=2000).contains(&wait),
+        "second backoff {wait} ms not in [1 s, 2 s]"
+    );
+    rig.clock.advance(Duration::from_millis(2000));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    assert_eq!(entry(db).await.status, OutboxStatus::Sent);
+    assert_eq!(rig.fake.texts("r"), vec!["#1: r1"]);
+    assert_eq!(rig.fake.calls(), 3);
+    assert!(
+        rig.metrics
+            .render(None)
+            .contains("fraser_send_failures_total{platform=\"fake\",reason=\"error\"} 2\n")
+    );
+}
+
+async fn rate_limit_retry_after_is_honoured(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    rig.fake
+        .script([FakeBehaviour::RateLimit(Duration::from_secs(7))]);
+    run_one_turn(&rig, db, "q", "q1").await;
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    let entry = db
+        .store
+        .outbox_entries("fake", "q")
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        entry.next_attempt,
+        rig.clock.now().plus(Duration::from_secs(7))
+    );
+    assert_eq!(entry.failures, 0, "a 429 is not a failure");
+    rig.clock.advance(Duration::from_millis(6_999));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 0);
+    rig.clock.advance(Duration::from_millis(1));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    assert_eq!(rig.fake.texts("q"), vec!["#1: q1"]);
+}
+
+async fn dead_letter_after_limit(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    rig.fake
+        .script(std::iter::repeat_n(FakeBehaviour::Fail, 10));
+    run_one_turn(&rig, db, "d", "d1").await;
+    run_one_turn(&rig, db, "d", "d2").await;
+    for _ in 0..3 {
+        assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+        rig.clock.advance(Duration::from_secs(600));
+    }
+    let entries = db.store.outbox_entries("fake", "d").await.unwrap();
+    assert_eq!(entries[0].status, OutboxStatus::Dead);
+    assert_eq!(entries[0].failures, 3);
+    assert!(
+        entries[0]
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("giving up")
+    );
+    assert_eq!(rig.metrics.dead_letters("fake"), 1);
+    assert!(
+        rig.metrics
+            .render(None)
+            .contains("fraser_dead_letters_total{platform=\"fake\"} 1\n")
+    );
+    assert_eq!(db.store.stats().await.unwrap().outbox_dead, 1);
+    // A permanent failure goes to the dead letters at once; the chat moves on.
+    let permanent = rig_with_script(db, vec![FakeBehaviour::FailPermanently]);
+    assert_eq!(permanent.sender.run_once().await.unwrap(), 1);
+    let entries = db.store.outbox_entries("fake", "d").await.unwrap();
+    assert_eq!(entries[1].status, OutboxStatus::Dead);
+    assert_eq!(entries[1].failures, 1);
+    assert_eq!(db.store.stats().await.unwrap().outbox_dead, 2);
+}
+
+fn rig_with_script(db: &TestDb, script: Vec<FakeBehaviour>) -> Rig {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    rig.fake.script(script);
+    rig
+}
+
+async fn crash_between_commit_and_send_still_delivers(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    run_one_turn(&rig, db, "x", "x1").await;
+    run_one_turn(&rig, db, "y", "y1").await;
+    let lease = settings().send_lease;
+    // Sender "A" claims both replies and dies: it sent nothing for x, and it sent y
+    // but died before recording it.
+    let claims = db
+        .store
+        .claim_outbox("dead-sender", rig.clock.now(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 2);
+    use server::Messenger as _;
+    rig.fake.send(&claims[1].address, &claims[1].reply).await;
+    assert_eq!(
+        rig.sender.run_once().await.unwrap(),
+        0,
+        "leased by the dead sender"
+    );
+    rig.clock.advance(lease + Duration::from_secs(1));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 2);
+    assert_eq!(rig.fake.texts("x"), vec!["#1: x1"], "never lost");
+    assert_eq!(
+        rig.fake.texts("y"),
+        vec!["#1: y1", "#1: y1"],
+        "at-least-once: a duplicate"
+    );
+    assert_eq!(db.store.stats().await.unwrap().outbox_pending, 0);
+}
+
+async fn hanging_send_times_out_and_retries(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake"));
+    rig.fake.script([FakeBehaviour::Hang]);
+    run_one_turn(&rig, db, "h", "h1").await;
+    let started = Instant::now();
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let entry = db
+        .store
+        .outbox_entries("fake", "h")
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(entry.failures, 1);
+    assert!(entry.last_error.unwrap().contains("timed out"));
+    rig.clock.advance(Duration::from_secs(5));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    assert_eq!(rig.fake.texts("h"), vec!["#1: h1"]);
+}
+
+async fn long_replies_are_split_and_resumed(db: &TestDb) {
+    let rig = rig(db, FakeMessenger::new("fake").with_max_len(12));
+    let text = "Aa aa. Bb bb. Cc cc.";
+    // "#1: " + text is split into parts of at most 12 characters.
+    run_one_turn(&rig, db, "z", text).await;
+    rig.fake
+        .script([FakeBehaviour::Deliver, FakeBehaviour::Fail]);
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    assert_eq!(rig.fake.texts("z"), vec!["#1: Aa aa."]);
+    rig.clock.advance(Duration::from_secs(5));
+    assert_eq!(rig.sender.run_once().await.unwrap(), 1);
+    assert_eq!(
+        rig.fake.texts("z"),
+        vec!["#1: Aa aa.", "Bb bb.", "Cc cc."],
+        "no part twice"
+    );
+}
+
+async fn purge_and_web_replies(db: &TestDb) {
+    let store = &db.store;
+    let reply = |text: &str| server::Reply::text(text);
+    let first = store.web_deliver("w", &reply("one")).await.unwrap();
+    let second = store.web_deliver("w", &reply("two")).await.unwrap();
+    store
+        .web_deliver("other", &reply("elsewhere"))
+        .await
+        .unwrap();
+    let third = store.web_deliver("w", &reply("three")).await.unwrap();
+    assert!(first < second && second < third);
+    let all: Vec<String> = store
+        .web_replies("w", 0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    assert_eq!(all, vec!["one", "two", "three"]);
+    let after: Vec<i64> = store
+        .web_replies("w", second, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(after, vec![third]);
+
+    store
+        .enqueue(&message("fake", "g", "g1", "x"))
+        .await
+        .unwrap();
+    store
+        .enqueue(&message("fake", "g", "g2", "y"))
+        .await
+        .unwrap();
+    let claim = store.claim_turn("w", T0, LEASE).await.unwrap().unwrap();
+    store.run_turn(&claim, counter(), T0).await.unwrap();
+    // Finished rows before the cut-off go; pending work stays.
+    let deleted = store.purge(T0.plus(Duration::from_secs(1))).await.unwrap();
+    assert_eq!(
+        deleted, 1,
+        "the done inbox row (the outbox row is still pending)"
+    );
+    assert_eq!(store.stats().await.unwrap().inbox_pending, 1);
+    assert_eq!(store.stats().await.unwrap().outbox_pending, 1);
+    // The scoreboard and state are kept.
+    assert_eq!(count_of(db, "g").await, 1);
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = server::testing::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = server::testing::TestDb::postgres().await;
+                    super::$name(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    dedupe,
+    per_chat_order_and_exclusion,
+    turn_loads_creates_and_scores,
+    lease_takeover_and_fencing,
+    failed_turn_rolls_back_retries_and_dead_letters,
+    concurrent_workers_serialise_each_chat,
+    outbox_per_chat_order,
+    retries_use_exponential_backoff_with_jitter,
+    rate_limit_retry_after_is_honoured,
+    dead_letter_after_limit,
+    crash_between_commit_and_send_still_delivers,
+    hanging_send_times_out_and_retries,
+    long_replies_are_split_and_resumed,
+    purge_and_web_replies,
+);
