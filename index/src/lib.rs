@@ -1,1 +1,74 @@
-//! On-disk shards and the lazy index reader.
+//! Fraser's immutable index directory: the on-disk format, the writer and the
+//! lazy reader.
+//!
+//! The crate knows nothing of wikitext, HTTP or SQL: it stores the article
+//! records it is given, under keys the caller has already folded, and builds
+//! cross-article lookups (titles, redirects, in-links, aliases, terms).
+//!
+//! Layers (fst/tantivy style):
+//! - raw format: `footer` (magic, version, CRC32 footer), `block` (zstd blocks
+//!   with CRCs), `storage` (mmap, pread or memory);
+//! - files: [`Shard`] (records + title fst), lexicons (fst + checksummed lists),
+//!   tables (`ids`, `inlinks`);
+//! - [`Index`] (reader: a manifest plus lazily opened files) and
+//!   [`IndexBuilder`]/[`IndexWriter`] (writer with bounded-memory sorted runs).
+//!
+//! The format is specified in `FORMAT.md` beside this crate's `Cargo.toml`.
+//!
+//! ```
+//! use index::{ArticleInput, ArticleRecord, Index, IndexBuilder, SectionRecord, SentenceRecord};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("idx");
+//! let mut writer = IndexBuilder::new(&path).start()?;
+//! let record = ArticleRecord {
+//!     id: 7,
+//!     title: "Ada Lovelace".into(),
+//!     sections: vec![SectionRecord {
+//!         heading: String::new(),
+//!         level: 1,
+//!         sentences: vec![SentenceRecord { text: "Ada Lovelace was a mathematician.".into(), kind: 0, links: vec![] }],
+//!     }],
+//!     bold: vec!["Ada Lovelace".into()],
+//!     n_sentences: 1,
+//!     n_links: 0,
+//! };
+//! writer.add_article(ArticleInput {
+//!     record: &record,
+//!     title_key: "ada lovelace",
+//!     sentence_stems: &[vec!["ada".into(), "lovelac".into(), "mathematician".into()]],
+//!     folded_sentences: &["ada lovelace was a mathematician".into()],
+//!     anchors: &[],
+//! })?;
+//! writer.add_redirect("Lady Lovelace", "lady lovelace", "ada lovelace")?;
+//! writer.finish()?;
+//!
+//! let index = Index::open(&path)?;
+//! assert_eq!(index.title("lady lovelace")?, Some(7));
+//! assert_eq!(index.article(7)?.unwrap().title, "Ada Lovelace");
+//! assert_eq!(index.search(&["mathematician".into()], 10)?[0].id, 7);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod block;
+mod cache;
+mod error;
+mod footer;
+mod index;
+mod lexicon;
+mod manifest;
+mod record;
+mod shard;
+mod spill;
+mod storage;
+mod table;
+mod writer;
+
+pub use error::{Error, Result};
+pub use footer::FORMAT_VERSION;
+pub use index::{Candidate, Hit, Index, Mention, OpenOptions, RandomFilter, Stats, VerifyReport};
+pub use manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, MANIFEST_FILE, Manifest};
+pub use record::{ArticleRecord, LinkRecord, SectionRecord, SentenceRecord};
+pub use shard::Shard;
+pub use writer::{ArticleInput, BuildSummary, IndexBuilder, IndexWriter};

@@ -1,0 +1,176 @@
+//! zstd-compressed blocks of records and their table entries.
+//!
+//! A block is one zstd frame holding the postcard encodings of consecutive
+//! records back to back. Its table entry records where the frame is, how long
+//! it is before and after decompression, and the CRC32 of the compressed bytes,
+//! which is checked before every decompression.
+
+use std::cell::RefCell;
+use std::io;
+use std::path::Path;
+
+use zstd::dict::DecoderDictionary;
+use zstd::zstd_safe::DCtx;
+
+use crate::error::{Error, Result};
+use crate::footer::{LeReader, crc32};
+
+/// Size of one serialized [`BlockEntry`].
+pub(crate) const BLOCK_ENTRY_LEN: usize = 20;
+/// Upper bound on the uncompressed length of one block; protects the reader
+/// from allocating what a damaged table claims.
+pub(crate) const MAX_BLOCK_LEN: u32 = 256 << 20;
+
+/// Where one block lives in its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlockEntry {
+    pub(crate) offset: u64,
+    pub(crate) compressed_len: u32,
+    pub(crate) uncompressed_len: u32,
+    pub(crate) crc: u32,
+}
+
+impl BlockEntry {
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.compressed_len.to_le_bytes());
+        out.extend_from_slice(&self.uncompressed_len.to_le_bytes());
+        out.extend_from_slice(&self.crc.to_le_bytes());
+    }
+
+    pub(crate) fn read(reader: &mut LeReader<'_>) -> Result<BlockEntry> {
+        let entry = BlockEntry {
+            offset: reader.u64()?,
+            compressed_len: reader.u32()?,
+            uncompressed_len: reader.u32()?,
+            crc: reader.u32()?,
+        };
+        if entry.uncompressed_len > MAX_BLOCK_LEN {
+            return Err(Error::corrupt(
+                reader.path(),
+                format!(
+                    "block of {} bytes exceeds the limit",
+                    entry.uncompressed_len
+                ),
+            ));
+        }
+        Ok(entry)
+    }
+}
+
+/// A reusable zstd compressor, optionally with a dictionary.
+pub(crate) struct Compressor {
+    inner: zstd::bulk::Compressor<'static>,
+}
+
+impl Compressor {
+    pub(crate) fn new(level: i32, dictionary: Option<&[u8]>) -> io::Result<Compressor> {
+        let inner = match dictionary {
+            Some(dict) => zstd::bulk::Compressor::with_dictionary(level, dict)?,
+            None => zstd::bulk::Compressor::new(level)?,
+        };
+        Ok(Compressor { inner })
+    }
+
+    pub(crate) fn compress(&mut self, data: &[u8]) -> io::Result<Vec<u8>> {
+        self.inner.compress(data)
+    }
+}
+
+/// Checks a block's CRC and decompresses it to exactly `entry.uncompressed_len` bytes.
+pub(crate) fn decompress(
+    path: &Path,
+    compressed: &[u8],
+    entry: &BlockEntry,
+    dictionary: Option<&DecoderDictionary<'static>>,
+) -> Result<Vec<u8>> {
+    let found = crc32(compressed);
+    if found != entry.crc {
+        return Err(Error::Checksum {
+            path: path.to_path_buf(),
+            expected: entry.crc,
+            found,
+        });
+    }
+    // One decompression context per thread, reused: creating a context costs
+    // more than decompressing a small block.
+    thread_local! {
+        static DCTX: RefCell<DCtx<'static>> = RefCell::new(DCtx::create());
+    }
+    let mut out = Vec::with_capacity(entry.uncompressed_len as usize);
+    let result = DCTX.with(|cell| {
+        let mut dctx = cell.borrow_mut();
+        match dictionary {
+            Some(dict) => dctx.decompress_using_ddict(&mut out, compressed, dict.as_ddict()),
+            None => dctx.decompress(&mut out, compressed),
+        }
+    });
+    if let Err(code) = result {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "block at offset {} does not decompress: {}",
+                entry.offset,
+                zstd::zstd_safe::get_error_name(code)
+            ),
+        ));
+    }
+    if out.len() != entry.uncompressed_len as usize {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "block at offset {} decompressed to {} bytes, expected {}",
+                entry.offset,
+                out.len(),
+                entry.uncompressed_len
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn block_round_trip_and_crc() {
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let compressed = Compressor::new(3, None).unwrap().compress(&data).unwrap();
+        let entry = BlockEntry {
+            offset: 12,
+            compressed_len: compressed.len() as u32,
+            uncompressed_len: data.len() as u32,
+            crc: crc32(&compressed),
+        };
+        let path = PathBuf::from("b");
+        assert_eq!(decompress(&path, &compressed, &entry, None).unwrap(), data);
+
+        let mut bad = compressed.clone();
+        bad[3] ^= 1;
+        assert!(matches!(
+            decompress(&path, &bad, &entry, None),
+            Err(Error::Checksum { .. })
+        ));
+        let wrong_len = BlockEntry {
+            uncompressed_len: 5,
+            ..entry
+        };
+        assert!(matches!(
+            decompress(&path, &compressed, &wrong_len, None),
+            Err(Error::Corrupt { .. })
+        ));
+
+        let mut table = Vec::new();
+        entry.write(&mut table);
+        assert_eq!(table.len(), BLOCK_ENTRY_LEN);
+        assert_eq!(
+            BlockEntry::read(&mut LeReader::new(&table, &path)).unwrap(),
+            entry
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Bounded-memory sorting: items are buffered up to a byte budget, sorted and
+//! spilled to run files in the build directory, and read back through a k-way
+//! merge. Also an append-only log for items that need no sorting.
+//!
+//! Items are postcard-encoded with a `u32` length prefix. Sorting uses the
+//! items' total order (`Ord`), so the merged stream is the same whatever the
+//! budget, and so the output is deterministic.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// Fixed per-item overhead added to the caller's size estimate (vector slot,
+/// allocation headers).
+const ITEM_OVERHEAD: usize = 48;
+
+fn write_item<T: Serialize>(
+    out: &mut impl Write,
+    item: &T,
+    scratch: &mut Vec<u8>,
+    path: &Path,
+) -> Result<()> {
+    scratch.clear();
+    let encoded = postcard::to_io(item, &mut *scratch)
+        .map_err(|e| Error::invalid(format!("encoding spill item: {e}")))?;
+    let len = encoded.len() as u32;
+    out.write_all(&len.to_le_bytes())
+        .and_then(|()| out.write_all(scratch))
+        .map_err(|e| Error::io(path, e))
+}
+
+fn read_item<T: DeserializeOwned>(
+    input: &mut impl Read,
+    scratch: &mut Vec<u8>,
+    path: &Path,
+) -> Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match input.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    scratch.resize(u32::from_le_bytes(len) as usize, 0);
+    input.read_exact(scratch).map_err(|e| Error::io(path, e))?;
+    postcard::from_bytes(scratch)
+        .map(Some)
+        .map_err(|e| Error::corrupt(path, format!("spill item does not decode: {e}")))
+}
+
+/// Sorts items of type `T` within a memory budget.
+pub(crate) struct Sorter<T> {
+    dir: PathBuf,
+    name: &'static str,
+    budget: usize,
+    buffer: Vec<T>,
+    buffer_bytes: usize,
+    runs: Vec<PathBuf>,
+}
+
+impl<T: Serialize + DeserializeOwned + Ord> Sorter<T> {
+    /// A sorter spilling into `dir` as `<name>-<n>.run` once `budget` bytes are buffered.
+    pub(crate) fn new(dir: &Path, name: &'static str, budget: usize) -> Sorter<T> {
+        Sorter {
+            dir: dir.to_path_buf(),
+            name,
+            budget: budget.max(1),
+            buffer: Vec::new(),
+            buffer_bytes: 0,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Adds an item whose heap size is about `bytes`.
+    pub(crate) fn push(&mut self, item: T, bytes: usize) -> Result<()> {
+        self.buffer.push(item);
+        self.buffer_bytes += bytes + ITEM_OVERHEAD;
+        if self.buffer_bytes >= self.budget {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Number of run files written so far.
+    #[cfg(test)]
+    pub(crate) fn n_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        self.buffer.sort_unstable();
+        let path = self
+            .dir
+            .join(format!("{}-{:05}.run", self.name, self.runs.len()));
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let mut scratch = Vec::new();
+        for item in self.buffer.drain(..) {
+            write_item(&mut out, &item, &mut scratch, &path)?;
+        }
+        out.flush().map_err(|e| Error::io(&path, e))?;
+        self.buffer_bytes = 0;
+        self.runs.push(path);
+        Ok(())
+    }
+
+    /// Returns all items in sorted order (duplicates kept).
+    pub(crate) fn finish(mut self) -> Result<Merge<T>> {
+        self.buffer.sort_unstable();
+        let mut sources = Vec::with_capacity(self.runs.len() + 1);
+        for path in &self.runs {
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            sources.push(Source::Run {
+                input: BufReader::with_capacity(1 << 16, file),
+                path: path.clone(),
+            });
+        }
+        sources.push(Source::Memory(std::mem::take(&mut self.buffer).into_iter()));
+        let mut merge = Merge {
+            sources,
+            heap: BinaryHeap::new(),
+            scratch: Vec::new(),
+            runs: std::mem::take(&mut self.runs),
+        };
+        for index in 0..merge.sources.len() {
+            merge.refill(index)?;
+        }
+        Ok(merge)
+    }
+}
+
+enum Source<T> {
+    Run {
+        input: BufReader<File>,
+        path: PathBuf,
+    },
+    Memory(std::vec::IntoIter<T>),
+}
+
+/// The k-way merge of a sorter's runs; yields items in ascending order.
+pub(crate) struct Merge<T> {
+    sources: Vec<Source<T>>,
+    heap: BinaryHeap<Reverse<(T, usize)>>,
+    scratch: Vec<u8>,
+    runs: Vec<PathBuf>,
+}
+
+impl<T: DeserializeOwned + Ord> Merge<T> {
+    /// Number of spilled run files being merged.
+    pub(crate) fn n_runs(&self) -> u64 {
+        self.runs.len() as u64
+    }
+
+    fn refill(&mut self, index: usize) -> Result<()> {
+        let next = match &mut self.sources[index] {
+            Source::Run { input, path } => read_item(input, &mut self.scratch, path)?,
+            Source::Memory(iter) => iter.next(),
+        };
+        if let Some(item) = next {
+            self.heap.push(Reverse((item, index)));
+        }
+        Ok(())
+    }
+
+    /// Returns the next item, or `None` at the end.
+    pub(crate) fn next_item(&mut self) -> Result<Option<T>> {
+        let Some(Reverse((item, index))) = self.heap.pop() else {
+            return Ok(None);
+        };
+        self.refill(index)?;
+        Ok(Some(item))
+    }
+
+    /// Returns the next item if it satisfies `pred`, leaving it in place otherwise.
+    pub(crate) fn next_if(&mut self, pred: impl FnOnce(&T) -> bool) -> Result<Option<T>> {
+        match self.heap.peek() {
+            Some(Reverse((item, _))) if pred(item) => self.next_item(),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl<T> Drop for Merge<T> {
+    fn drop(&mut self) {
+        for path in &self.runs {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// An append-only spill file of items, read back in insertion order.
+pub(crate) struct Log<T> {
+    path: PathBuf,
+    out: BufWriter<File>,
+    scratch: Vec<u8>,
+    len: u64,
+    _items: PhantomData<T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Log<T> {
+    /// Creates the log file at `path`.
+    pub(crate) fn create(path: PathBuf) -> Result<Log<T>> {
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Log {
+            out: BufWriter::with_capacity(1 << 16, file),
+            path,
+            scratch: Vec::new(),
+            len: 0,
+            _items: PhantomData,
+        })
+    }
+
+    /// Appends one item.
+    pub(crate) fn push(&mut self, item: &T) -> Result<()> {
+        self.len += 1;
+        write_item(&mut self.out, item, &mut self.scratch, &self.path)
+    }
+
+    /// Flushes and returns a reader over the items in insertion order.
+    pub(crate) fn into_reader(mut self) -> Result<LogReader<T>> {
+        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(LogReader {
+            input: BufReader::with_capacity(1 << 16, file),
+            path: self.path,
+            scratch: Vec::new(),
+            _items: PhantomData,
+        })
+    }
+}
+
+/// Reads a [`Log`] back; removes the file when dropped.
+pub(crate) struct LogReader<T> {
+    input: BufReader<File>,
+    path: PathBuf,
+    scratch: Vec<u8>,
+    _items: PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> LogReader<T> {
+    /// Returns the next item, or `None` at the end.
+    pub(crate) fn next_item(&mut self) -> Result<Option<T>> {
+        read_item(&mut self.input, &mut self.scratch, &self.path)
+    }
+}
+
+impl<T> Drop for LogReader<T> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(budget: usize, items: &[(String, u64)]) -> (Vec<(String, u64)>, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorter = Sorter::new(dir.path(), "t", budget);
+        for item in items {
+            sorter.push(item.clone(), item.0.len()).unwrap();
+        }
+        let runs = sorter.n_runs();
+        let mut merge = sorter.finish().unwrap();
+        let mut out = Vec::new();
+        while let Some(item) = merge.next_item().unwrap() {
+            out.push(item);
+        }
+        (out, runs)
+    }
+
+    #[test]
+    fn spilled_and_in_memory_sorts_agree() {
+        let items: Vec<(String, u64)> = (0..1000u64)
+            .map(|i| (format!("k{}", (i * 7919) % 997), i))
+            .collect();
+        let (small, small_runs) = sorted(500, &items);
+        let (big, big_runs) = sorted(usize::MAX, &items);
+        assert!(small_runs > 10);
+        assert_eq!(big_runs, 0);
+        let mut expected = items.clone();
+        expected.sort();
+        assert_eq!(small, expected);
+        assert_eq!(big, expected);
+    }
+
+    #[test]
+    fn log_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Log::create(dir.path().join("log")).unwrap();
+        for i in 0..100u32 {
+            log.push(&(i, format!("v{i}"))).unwrap();
+        }
+        let mut reader = log.into_reader().unwrap();
+        for i in 0..100u32 {
+            assert_eq!(reader.next_item().unwrap(), Some((i, format!("v{i}"))));
+        }
+        assert_eq!(reader.next_item().unwrap(), None);
+    }
+}

@@ -1,0 +1,1179 @@
+//! Building an index directory: [`IndexBuilder`] (the knobs) and
+//! [`IndexWriter`] (`add_article`, `add_redirect`, `finish`).
+//!
+//! Records go into shards as they arrive; everything that needs the whole dump
+//! (title and redirect resolution, in-links, aliases, terms) is gathered in
+//! sorted runs spilled to `<build dir>/spill/` and k-way merged in `finish`, so
+//! memory is bounded by `memory_budget`, not by the dump.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tracing::{debug, info, warn};
+
+use crate::error::{Error, Result};
+use crate::footer::{FileKind, FileWriter, crc32, put_varint};
+use crate::lexicon::{Lexicon, LexiconWriter, token_prefix_matches};
+use crate::manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, Manifest, sync_dir};
+use crate::record::ArticleRecord;
+use crate::shard::ShardWriter;
+use crate::spill::{Log, Sorter};
+use crate::storage::{Access, open};
+use crate::table::{ID_ROW_LEN, IdRow, Table, TableWriter};
+
+/// Global file names.
+pub(crate) const TITLES_FILE: &str = "titles.fst";
+pub(crate) const REDIRECTS_FILE: &str = "redirects.fst";
+pub(crate) const IDS_FILE: &str = "ids.tbl";
+pub(crate) const INLINKS_FILE: &str = "inlinks.tbl";
+pub(crate) const ALIASES_FILE: &str = "aliases.lex";
+pub(crate) const TERMS_FILE: &str = "terms.lex";
+pub(crate) const REDIRECTS_IN_FILE: &str = "redirects-in.lex";
+pub(crate) const DICTIONARY_FILE: &str = "dictionary.zdict";
+
+/// Source of alias entries that come from titles and redirects, not links.
+const NO_SOURCE: u64 = u64::MAX;
+/// Records buffered to train the dictionary.
+const DICT_SAMPLE_BYTES: usize = 8 << 20;
+/// Below this much sample data a dictionary is not tried.
+const DICT_MIN_SAMPLE_BYTES: usize = 256 << 10;
+/// Dictionary size.
+const DICT_SIZE: usize = 64 << 10;
+/// The dictionary is used only if it shrinks the sample blocks by at least this (per mille).
+const DICT_MIN_SAVING_PER_MILLE: u32 = 30;
+
+/// One article's links in the anchor spill: (source id, [(folded anchor, folded target)]).
+type ArticleAnchors = (u64, Vec<(String, String)>);
+/// One alias in the group spill: (alias, articles linking with it, [(target id, count)]).
+type AliasGroup = (String, u64, Vec<(u64, u64)>);
+
+/// The name of shard `n`.
+pub(crate) fn shard_file_name(n: u32) -> String {
+    format!("shard-{n:05}.fsh")
+}
+
+/// Builds an index directory; every knob has a default.
+///
+/// ```no_run
+/// let mut writer = index::IndexBuilder::new("/data/enwiki.idx").shard_size(64 << 20).start()?;
+/// // writer.add_article(...)?; writer.add_redirect(...)?;
+/// let summary = writer.finish()?;
+/// # Ok::<(), index::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct IndexBuilder {
+    out_dir: PathBuf,
+    options: BuildOptions,
+    memory_budget: u64,
+    metadata: serde_json::Value,
+    dictionary_sample: usize,
+}
+
+impl IndexBuilder {
+    /// Starts the description of an index to be built at `out_dir`. The build
+    /// happens in the sibling `<out_dir>.tmp-<pid>`, which `finish` renames into
+    /// place; an existing index at `out_dir` is replaced only then.
+    pub fn new(out_dir: impl AsRef<Path>) -> IndexBuilder {
+        IndexBuilder {
+            out_dir: out_dir.as_ref().to_path_buf(),
+            options: BuildOptions::default(),
+            memory_budget: 1 << 30,
+            metadata: serde_json::Value::Null,
+            dictionary_sample: DICT_SAMPLE_BYTES,
+        }
+    }
+
+    /// Closes a shard once its uncompressed record bytes reach `bytes` (default 64 MiB).
+    pub fn shard_size(mut self, bytes: u64) -> Self {
+        self.options.shard_size = bytes.max(1);
+        self
+    }
+
+    /// Target uncompressed size of a zstd block (default 16 KiB); smaller blocks
+    /// make uncached article reads faster and compression worse.
+    pub fn block_size(mut self, bytes: u64) -> Self {
+        self.options.block_size = bytes.clamp(1, u64::from(crate::block::MAX_BLOCK_LEN));
+        self
+    }
+
+    /// Bounds the memory of the sorted runs (default 1 GiB); does not change the output.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// zstd level for blocks (default 3).
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.options.zstd_level = level;
+        self
+    }
+
+    /// Whether to train a zstd dictionary on the first records (default true);
+    /// it is kept only if it shrinks the sample blocks by at least 3%.
+    pub fn dictionary(mut self, enabled: bool) -> Self {
+        self.options.dictionary = enabled;
+        self
+    }
+
+    /// How many bytes of the first encoded records are buffered to train and
+    /// measure the dictionary (default 8 MiB; below 256 KiB no dictionary is tried).
+    pub fn dictionary_sample(mut self, bytes: usize) -> Self {
+        self.dictionary_sample = bytes;
+        self
+    }
+
+    /// Source metadata stored verbatim in the manifest (dbname, date, lang,
+    /// generator, input file name and size; a build time only if the caller
+    /// wants one, since it makes builds differ).
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Minimum link probability for `Index::link` to report a mention (default 0.2).
+    pub fn min_link_prob(mut self, p: f64) -> Self {
+        self.options.min_link_prob = p;
+        self
+    }
+
+    /// Alias candidates with a lower prior probability are dropped (default 0.01).
+    pub fn min_prior_prob(mut self, p: f64) -> Self {
+        self.options.min_prior_prob = p;
+        self
+    }
+
+    /// Aliases longer than this many tokens are dropped (default 20).
+    pub fn max_mention_len(mut self, tokens: u32) -> Self {
+        self.options.max_mention_len = tokens.max(1);
+        self
+    }
+
+    /// Redirect chains are followed at most this many hops (default 4).
+    pub fn max_redirect_hops(mut self, hops: u32) -> Self {
+        self.options.max_redirect_hops = hops;
+        self
+    }
+
+    /// Creates the build directory and returns the writer.
+    pub fn start(self) -> Result<IndexWriter> {
+        IndexWriter::start(self)
+    }
+}
+
+/// What `finish` built.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct BuildSummary {
+    /// The index directory.
+    pub path: PathBuf,
+    /// What the index holds.
+    pub counts: Counts,
+    /// Total bytes of all files.
+    pub bytes: u64,
+    /// Wall-clock seconds from `start` to the end of `finish`.
+    pub seconds: f64,
+    /// Whether a zstd dictionary is used.
+    pub dictionary: bool,
+    /// Sorted runs spilled to disk because the memory budget was reached.
+    pub spill_runs: u64,
+}
+
+/// One article as handed to [`IndexWriter::add_article`].
+#[derive(Clone, Copy, Debug)]
+pub struct ArticleInput<'a> {
+    /// The record to store.
+    pub record: &'a ArticleRecord,
+    /// The folded title (the key `Index::title` is queried with).
+    pub title_key: &'a str,
+    /// Per sentence in document order (the order of [`ArticleRecord::sentences`]),
+    /// the stemmed terms for full-text search; empty if the article is not searchable.
+    pub sentence_stems: &'a [Vec<String>],
+    /// Per sentence in document order, the folded tokens joined by single
+    /// spaces (the normalisation of anchors); used to count in how many articles
+    /// an alias occurs at all, for link probabilities. May be empty.
+    pub folded_sentences: &'a [String],
+    /// The article's links as (folded anchor text, folded target title).
+    pub anchors: &'a [(String, String)],
+}
+
+struct PendingRecord {
+    shard: u32,
+    encoded: Vec<u8>,
+    key: String,
+}
+
+enum DictState {
+    Sampling {
+        records: Vec<PendingRecord>,
+        bytes: usize,
+    },
+    Decided {
+        dictionary: Option<(Vec<u8>, u32, u32)>,
+    },
+}
+
+/// Writes one index; created by [`IndexBuilder::start`].
+///
+/// Dropping a writer without calling [`IndexWriter::finish`] removes the build
+/// directory and leaves any existing index at the output path untouched.
+pub struct IndexWriter {
+    out_dir: PathBuf,
+    build_dir: PathBuf,
+    spill_dir: PathBuf,
+    options: BuildOptions,
+    metadata: serde_json::Value,
+    sorter_budget: usize,
+    started: Instant,
+    finished: bool,
+    // shard placement (decided at add time, independent of compression)
+    next_shard: u32,
+    next_ordinal: u32,
+    shard_bytes: u64,
+    dict: DictState,
+    open_shard: Option<(u32, ShardWriter<BufWriter<File>>)>,
+    shards: Vec<FileEntry>,
+    // global runs
+    seq: u64,
+    titles: Sorter<(String, u64, u64)>,
+    redirects: Sorter<(String, u64, String, String)>,
+    ids: Sorter<(u64, u64, u32, u32, u32, u32)>,
+    terms: Sorter<(String, u64, u32)>,
+    anchors: Option<Log<ArticleAnchors>>,
+    texts: Option<Log<Vec<String>>>,
+    counts: Counts,
+    spill_runs: u64,
+    dictionary_sample: usize,
+}
+
+impl IndexWriter {
+    fn start(builder: IndexBuilder) -> Result<IndexWriter> {
+        let IndexBuilder {
+            dictionary_sample,
+            out_dir,
+            options,
+            memory_budget,
+            metadata,
+        } = builder;
+        let file_name = out_dir.file_name().ok_or_else(|| {
+            Error::invalid(format!(
+                "output path {} has no file name",
+                out_dir.display()
+            ))
+        })?;
+        let mut build_name = file_name.to_os_string();
+        build_name.push(format!(".tmp-{}", std::process::id()));
+        let build_dir = out_dir.with_file_name(build_name);
+        if build_dir.exists() {
+            std::fs::remove_dir_all(&build_dir).map_err(|e| Error::io(&build_dir, e))?;
+        }
+        let spill_dir = build_dir.join("spill");
+        std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
+        // Six sorters may hold buffers at once (four while adding, two more in finish).
+        let sorter_budget = usize::try_from(memory_budget / 6)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let dict = if options.dictionary {
+            DictState::Sampling {
+                records: Vec::new(),
+                bytes: 0,
+            }
+        } else {
+            DictState::Decided { dictionary: None }
+        };
+        info!(out = %out_dir.display(), build = %build_dir.display(), "index build started");
+        Ok(IndexWriter {
+            titles: Sorter::new(&spill_dir, "titles", sorter_budget),
+            redirects: Sorter::new(&spill_dir, "redirects", sorter_budget),
+            ids: Sorter::new(&spill_dir, "ids", sorter_budget),
+            terms: Sorter::new(&spill_dir, "terms", sorter_budget),
+            anchors: Some(Log::create(spill_dir.join("anchors.log"))?),
+            texts: Some(Log::create(spill_dir.join("texts.log"))?),
+            out_dir,
+            build_dir,
+            spill_dir,
+            options,
+            metadata,
+            sorter_budget,
+            started: Instant::now(),
+            finished: false,
+            next_shard: 0,
+            next_ordinal: 0,
+            shard_bytes: 0,
+            dict,
+            open_shard: None,
+            shards: Vec::new(),
+            seq: 0,
+            counts: Counts::default(),
+            spill_runs: 0,
+            dictionary_sample,
+        })
+    }
+
+    /// The directory the build is written to until `finish` moves it into place.
+    pub fn build_dir(&self) -> &Path {
+        &self.build_dir
+    }
+
+    /// Adds one article.
+    ///
+    /// Errors with [`Error::InvalidInput`] (and adds nothing) when
+    /// `sentence_stems` or `folded_sentences` is neither empty nor one entry per
+    /// sentence of the record; the writer stays usable.
+    pub fn add_article(&mut self, input: ArticleInput<'_>) -> Result<()> {
+        let record = input.record;
+        let n_sentences = record.sentences().count();
+        for (name, len) in [
+            ("sentence_stems", input.sentence_stems.len()),
+            ("folded_sentences", input.folded_sentences.len()),
+        ] {
+            if len != 0 && len != n_sentences {
+                return Err(Error::invalid(format!(
+                    "article {}: {name} has {len} entries for {n_sentences} sentences",
+                    record.id
+                )));
+            }
+        }
+        let encoded = postcard::to_stdvec(record)
+            .map_err(|e| Error::invalid(format!("article {}: encoding failed: {e}", record.id)))?;
+        if encoded.len() > crate::block::MAX_BLOCK_LEN as usize {
+            return Err(Error::invalid(format!(
+                "article {}: record of {} bytes is too large",
+                record.id,
+                encoded.len()
+            )));
+        }
+
+        let (shard, ordinal) = (self.next_shard, self.next_ordinal);
+        self.shard_bytes += encoded.len() as u64;
+        self.next_ordinal += 1;
+        if self.shard_bytes >= self.options.shard_size {
+            self.next_shard += 1;
+            self.next_ordinal = 0;
+            self.shard_bytes = 0;
+        }
+
+        self.seq += 1;
+        let id = record.id;
+        self.counts.sentences += u64::from(record.n_sentences);
+        self.titles.push(
+            (input.title_key.to_string(), self.seq, id),
+            input.title_key.len(),
+        )?;
+        self.ids.push(
+            (
+                id,
+                self.seq,
+                shard,
+                ordinal,
+                record.n_sentences,
+                record.n_links,
+            ),
+            0,
+        )?;
+        for (sentence, stems) in input.sentence_stems.iter().enumerate() {
+            for stem in stems {
+                self.terms
+                    .push((stem.clone(), id, sentence as u32), stem.len())?;
+            }
+        }
+        self.counts.links += input.anchors.len() as u64;
+        if let (Some(anchors), Some(texts)) = (&mut self.anchors, &mut self.texts) {
+            anchors.push(&(id, input.anchors.to_vec()))?;
+            texts.push(&input.folded_sentences.to_vec())?;
+        }
+        self.place_record(PendingRecord {
+            shard,
+            encoded,
+            key: input.title_key.to_string(),
+        })
+    }
+
+    /// Adds a redirect from the page titled `from_title` (folded: `from_key`) to
+    /// the page whose folded title is `to_key`. Redirects are resolved in
+    /// `finish`: chains are followed, and redirects to missing pages dropped.
+    pub fn add_redirect(&mut self, from_title: &str, from_key: &str, to_key: &str) -> Result<()> {
+        self.seq += 1;
+        let bytes = from_title.len() + from_key.len() + to_key.len();
+        self.redirects.push(
+            (
+                from_key.to_string(),
+                self.seq,
+                from_title.to_string(),
+                to_key.to_string(),
+            ),
+            bytes,
+        )
+    }
+
+    fn place_record(&mut self, record: PendingRecord) -> Result<()> {
+        match &mut self.dict {
+            DictState::Sampling { records, bytes } => {
+                *bytes += record.encoded.len();
+                records.push(record);
+                if *bytes >= self.dictionary_sample {
+                    self.decide_dictionary()?;
+                }
+                Ok(())
+            }
+            DictState::Decided { .. } => self.write_record(record),
+        }
+    }
+
+    /// Trains a dictionary on the buffered records, keeps it if it helps, and
+    /// writes the buffered records out.
+    fn decide_dictionary(&mut self) -> Result<()> {
+        // Only a writer still sampling decides; a decided one must keep its choice.
+        if !matches!(self.dict, DictState::Sampling { .. }) {
+            return Ok(());
+        }
+        let DictState::Sampling { records, bytes } =
+            std::mem::replace(&mut self.dict, DictState::Decided { dictionary: None })
+        else {
+            return Ok(());
+        };
+        let dictionary = if bytes >= DICT_MIN_SAMPLE_BYTES {
+            self.train_dictionary(&records)?
+        } else {
+            None
+        };
+        if let Some((dict, id, saving)) = &dictionary {
+            let path = self.build_dir.join(DICTIONARY_FILE);
+            let mut out = FileWriter::create(&path, FileKind::Dictionary)?;
+            out.write_all(dict).map_err(|e| Error::io(&path, e))?;
+            out.finish_file(&path)?;
+            info!(
+                dictionary_id = id,
+                saving_per_mille = saving,
+                "zstd dictionary used"
+            );
+        }
+        self.dict = DictState::Decided { dictionary };
+        for record in records {
+            self.write_record(record)?;
+        }
+        Ok(())
+    }
+
+    fn train_dictionary(&self, records: &[PendingRecord]) -> Result<Option<(Vec<u8>, u32, u32)>> {
+        let samples: Vec<&[u8]> = records.iter().map(|r| r.encoded.as_slice()).collect();
+        let dict = match zstd::dict::from_samples(&samples, DICT_SIZE) {
+            Ok(dict) => dict,
+            Err(e) => {
+                debug!(error = %e, "dictionary training failed; no dictionary");
+                return Ok(None);
+            }
+        };
+        // Measure on the blocks the shard writer would cut.
+        let level = self.options.zstd_level;
+        let block_size = self.options.block_size as usize;
+        let io = |e| Error::io(&self.build_dir, e);
+        let mut plain = crate::block::Compressor::new(level, None).map_err(io)?;
+        let mut with_dict = crate::block::Compressor::new(level, Some(&dict)).map_err(io)?;
+        let (mut plain_bytes, mut dict_bytes) = (0u64, 0u64);
+        let mut block = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            if !block.is_empty() && block.len() + record.encoded.len() > block_size {
+                plain_bytes += plain.compress(&block).map_err(io)?.len() as u64;
+                dict_bytes += with_dict.compress(&block).map_err(io)?.len() as u64;
+                block.clear();
+            }
+            block.extend_from_slice(&record.encoded);
+            if i + 1 == records.len() {
+                plain_bytes += plain.compress(&block).map_err(io)?.len() as u64;
+                dict_bytes += with_dict.compress(&block).map_err(io)?.len() as u64;
+            }
+        }
+        let saving = (plain_bytes.saturating_sub(dict_bytes) * 1000)
+            .checked_div(plain_bytes)
+            .unwrap_or(0) as u32;
+        info!(
+            plain_bytes,
+            dict_bytes,
+            saving_per_mille = saving,
+            "dictionary measured"
+        );
+        if saving < DICT_MIN_SAVING_PER_MILLE {
+            return Ok(None);
+        }
+        let id = crc32(&dict) | 1;
+        Ok(Some((dict, id, saving)))
+    }
+
+    fn write_record(&mut self, record: PendingRecord) -> Result<()> {
+        if self
+            .open_shard
+            .as_ref()
+            .is_some_and(|(n, _)| *n != record.shard)
+        {
+            self.close_shard()?;
+        }
+        if self.open_shard.is_none() {
+            let n = record.shard;
+            debug_assert_eq!(n as usize, self.shards.len());
+            let path = self.build_dir.join(shard_file_name(n));
+            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            let (dict, dict_id) = match &self.dict {
+                DictState::Decided {
+                    dictionary: Some((dict, id, _)),
+                } => (Some(dict.as_slice()), *id),
+                _ => (None, 0),
+            };
+            let writer = ShardWriter::new(
+                BufWriter::with_capacity(1 << 16, file),
+                self.options.zstd_level,
+                self.options.block_size as usize,
+                dict,
+                dict_id,
+            )
+            .map_err(|e| Error::io(&path, e))?;
+            self.open_shard = Some((n, writer));
+        }
+        let (n, writer) = self.open_shard.as_mut().expect("opened above");
+        let n = *n;
+        writer
+            .add(&record.encoded, &record.key)
+            .map_err(|e| with_path(e, &self.build_dir.join(shard_file_name(n))))?;
+        Ok(())
+    }
+
+    fn close_shard(&mut self) -> Result<()> {
+        let Some((n, writer)) = self.open_shard.take() else {
+            return Ok(());
+        };
+        let name = shard_file_name(n);
+        let path = self.build_dir.join(&name);
+        let (out, size, crc, stats) = writer.finish().map_err(|e| with_path(e, &path))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        info!(
+            shard = n,
+            records = stats.n_records,
+            blocks = stats.n_blocks,
+            uncompressed = stats.uncompressed_bytes,
+            size,
+            "shard written"
+        );
+        self.shards.push(FileEntry {
+            name,
+            size,
+            crc32: crc,
+            items: u64::from(stats.n_records),
+        });
+        Ok(())
+    }
+
+    /// Writes the remaining shards and all global files, then the manifest,
+    /// and moves the build directory into place (replacing an existing index).
+    pub fn finish(mut self) -> Result<BuildSummary> {
+        let summary = self.finish_inner()?;
+        self.finished = true;
+        Ok(summary)
+    }
+
+    fn finish_inner(&mut self) -> Result<BuildSummary> {
+        self.decide_dictionary()?;
+        self.close_shard()?;
+        self.counts.shards = self.shards.len() as u64;
+        let mut files = Vec::new();
+
+        files.push(self.write_terms()?);
+        files.push(self.write_titles()?);
+        files.push(self.write_ids()?);
+        let titles = Lexicon::open(
+            open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
+            FileKind::Titles,
+            None,
+        )?;
+        let (redirects_entry, redirects_in_entry) = self.write_redirects(&titles)?;
+        files.push(redirects_entry);
+        files.push(redirects_in_entry);
+        let redirects = Lexicon::open(
+            open(&self.build_dir.join(REDIRECTS_FILE), Access::Mmap)?,
+            FileKind::Redirects,
+            None,
+        )?;
+        let (inlinks_entry, aliases_entry) = self.write_links(&titles, &redirects)?;
+        files.push(inlinks_entry);
+        files.push(aliases_entry);
+        drop((titles, redirects));
+
+        let dictionary = match &self.dict {
+            DictState::Decided {
+                dictionary: Some((_, id, saving)),
+            } => {
+                let path = self.build_dir.join(DICTIONARY_FILE);
+                let size = std::fs::metadata(&path)
+                    .map_err(|e| Error::io(&path, e))?
+                    .len();
+                let storage = open(&path, Access::Pread)?;
+                let frame = crate::footer::check_frame(&*storage, FileKind::Dictionary, None)?;
+                Some(DictionaryEntry {
+                    file: FileEntry {
+                        name: DICTIONARY_FILE.to_string(),
+                        size,
+                        crc32: frame.crc,
+                        items: 1,
+                    },
+                    id: *id,
+                    saving_per_mille: *saving,
+                })
+            }
+            _ => None,
+        };
+        std::fs::remove_dir_all(&self.spill_dir).map_err(|e| Error::io(&self.spill_dir, e))?;
+
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let bytes = self
+            .shards
+            .iter()
+            .chain(&files)
+            .map(|f| f.size)
+            .sum::<u64>()
+            + dictionary.as_ref().map_or(0, |d| d.file.size);
+        let manifest = Manifest {
+            format_version: crate::FORMAT_VERSION,
+            generator: format!("index {}", env!("CARGO_PKG_VERSION")),
+            metadata: self.metadata.clone(),
+            options: self.options.clone(),
+            counts: self.counts.clone(),
+            dictionary,
+            shards: self.shards.clone(),
+            files,
+        };
+        sync_dir(&self.build_dir)?;
+        manifest.write(&self.build_dir)?;
+        self.swap_into_place()?;
+        let summary = BuildSummary {
+            path: self.out_dir.clone(),
+            counts: self.counts.clone(),
+            bytes,
+            seconds: self.started.elapsed().as_secs_f64(),
+            dictionary: manifest.dictionary.is_some(),
+            spill_runs: self.spill_runs,
+        };
+        info!(path = %self.out_dir.display(), articles = summary.counts.articles, shards = summary.counts.shards, bytes, seconds = summary.seconds, "index built");
+        Ok(summary)
+    }
+
+    /// Renames an existing index away, the build directory in, and removes the old one.
+    fn swap_into_place(&self) -> Result<()> {
+        let parent = match self.out_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut old = None;
+        if self.out_dir.exists() {
+            let mut old_name = self
+                .out_dir
+                .file_name()
+                .expect("checked in start")
+                .to_os_string();
+            old_name.push(format!(".old-{}", std::process::id()));
+            let old_dir = self.out_dir.with_file_name(old_name);
+            if old_dir.exists() {
+                std::fs::remove_dir_all(&old_dir).map_err(|e| Error::io(&old_dir, e))?;
+            }
+            std::fs::rename(&self.out_dir, &old_dir).map_err(|e| Error::io(&self.out_dir, e))?;
+            old = Some(old_dir);
+        }
+        std::fs::rename(&self.build_dir, &self.out_dir).map_err(|e| Error::io(&self.out_dir, e))?;
+        sync_dir(&parent)?;
+        if let Some(old_dir) = old {
+            std::fs::remove_dir_all(&old_dir).map_err(|e| Error::io(&old_dir, e))?;
+        }
+        Ok(())
+    }
+
+    fn write_terms(&mut self) -> Result<FileEntry> {
+        let sorter = std::mem::replace(
+            &mut self.terms,
+            Sorter::new(&self.spill_dir, "terms-done", 1),
+        );
+        let mut merge = sorter.finish()?;
+        self.spill_runs += merge.n_runs();
+        let path = self.build_dir.join(TERMS_FILE);
+        let mut writer = LexiconWriter::create(&path, FileKind::Terms)?;
+        let mut payload = Vec::new();
+        while let Some((stem, id, sentence)) = merge.next_item()? {
+            // Group all postings of `stem`: (id, sentence) ascending, duplicates removed.
+            let mut docs: Vec<(u64, Vec<u32>)> = vec![(id, vec![sentence])];
+            while let Some((_, id, sentence)) = merge.next_if(|item| item.0 == stem)? {
+                let last = docs.last_mut().expect("non-empty");
+                if last.0 == id {
+                    if last.1.last() != Some(&sentence) {
+                        last.1.push(sentence);
+                    }
+                } else {
+                    docs.push((id, vec![sentence]));
+                }
+            }
+            payload.clear();
+            encode_postings(&docs, &mut payload);
+            self.counts.postings += docs.iter().map(|d| d.1.len() as u64).sum::<u64>();
+            writer.insert_list(stem.as_bytes(), &payload)?;
+        }
+        self.counts.terms = writer.len();
+        let (size, crc, items) = writer.finish()?;
+        Ok(FileEntry {
+            name: TERMS_FILE.to_string(),
+            size,
+            crc32: crc,
+            items,
+        })
+    }
+
+    fn write_titles(&mut self) -> Result<FileEntry> {
+        let sorter = std::mem::replace(
+            &mut self.titles,
+            Sorter::new(&self.spill_dir, "titles-done", 1),
+        );
+        let mut merge = sorter.finish()?;
+        self.spill_runs += merge.n_runs();
+        let path = self.build_dir.join(TITLES_FILE);
+        let mut writer = LexiconWriter::create(&path, FileKind::Titles)?;
+        while let Some((key, _seq, id)) = merge.next_item()? {
+            writer.insert(key.as_bytes(), id)?;
+            while merge.next_if(|item| item.0 == key)?.is_some() {
+                self.counts.duplicate_titles += 1;
+            }
+        }
+        if self.counts.duplicate_titles > 0 {
+            warn!(
+                duplicates = self.counts.duplicate_titles,
+                "articles with a title key already taken"
+            );
+        }
+        let (size, crc, items) = writer.finish()?;
+        Ok(FileEntry {
+            name: TITLES_FILE.to_string(),
+            size,
+            crc32: crc,
+            items,
+        })
+    }
+
+    fn write_ids(&mut self) -> Result<FileEntry> {
+        let sorter = std::mem::replace(&mut self.ids, Sorter::new(&self.spill_dir, "ids-done", 1));
+        let mut merge = sorter.finish()?;
+        self.spill_runs += merge.n_runs();
+        let path = self.build_dir.join(IDS_FILE);
+        let mut writer = TableWriter::create(&path, FileKind::Ids)?;
+        while let Some((id, _seq, shard, ordinal, n_sentences, n_links)) = merge.next_item()? {
+            writer.push(
+                &path,
+                &IdRow {
+                    id,
+                    shard,
+                    ordinal,
+                    n_sentences,
+                    n_links,
+                }
+                .encode(),
+            )?;
+            while merge.next_if(|item| item.0 == id)?.is_some() {
+                self.counts.duplicate_ids += 1;
+            }
+        }
+        if self.counts.duplicate_ids > 0 {
+            warn!(
+                duplicates = self.counts.duplicate_ids,
+                "articles dropped for a repeated id"
+            );
+        }
+        let (size, crc, items) = writer.finish(&path)?;
+        self.counts.articles = items;
+        Ok(FileEntry {
+            name: IDS_FILE.to_string(),
+            size,
+            crc32: crc,
+            items,
+        })
+    }
+
+    /// Resolves redirects (following chains), writes `redirects.fst` and `redirects-in.lex`.
+    fn write_redirects(&mut self, titles: &Lexicon) -> Result<(FileEntry, FileEntry)> {
+        // Pass 1: the raw redirect table (first redirect per key wins), as a
+        // lexicon in the spill directory so chains can be followed by lookup.
+        let sorter = std::mem::replace(
+            &mut self.redirects,
+            Sorter::new(&self.spill_dir, "redirects-done", 1),
+        );
+        let mut merge = sorter.finish()?;
+        self.spill_runs += merge.n_runs();
+        let raw_path = self.spill_dir.join("redirects-raw.lex");
+        let mut raw = LexiconWriter::create(&raw_path, FileKind::Redirects)?;
+        let mut payload = Vec::new();
+        while let Some((from_key, _seq, from_title, to_key)) = merge.next_item()? {
+            while merge.next_if(|item| item.0 == from_key)?.is_some() {}
+            payload.clear();
+            put_str(&mut payload, &to_key);
+            put_str(&mut payload, &from_title);
+            raw.insert_list(from_key.as_bytes(), &payload)?;
+        }
+        drop(merge);
+        raw.finish()?;
+        let raw = Lexicon::open(open(&raw_path, Access::Mmap)?, FileKind::Redirects, None)?;
+
+        // Pass 2: resolve each redirect in key order.
+        let path = self.build_dir.join(REDIRECTS_FILE);
+        let mut writer = LexiconWriter::create(&path, FileKind::Redirects)?;
+        let mut incoming: Sorter<(u64, String)> =
+            Sorter::new(&self.spill_dir, "redirects-in", self.sorter_budget);
+        let mut stream = raw.map().stream();
+        while let Some((from_key, offset)) = fst::Streamer::next(&mut stream) {
+            let (to_key, from_title) = decode_redirect(&raw, offset)?;
+            if titles.map().get(from_key).is_some() {
+                self.counts.redirects_shadowed += 1;
+                continue;
+            }
+            match resolve_chain(titles, &raw, &to_key, self.options.max_redirect_hops)? {
+                Some(id) => {
+                    writer.insert(from_key, id)?;
+                    self.counts.redirects += 1;
+                    let bytes = from_title.len();
+                    incoming.push((id, from_title), bytes)?;
+                }
+                None => self.counts.redirects_dropped += 1,
+            }
+        }
+        if self.counts.redirects_dropped > 0 {
+            info!(
+                dropped = self.counts.redirects_dropped,
+                "redirects to missing pages dropped"
+            );
+        }
+        let (size, crc, items) = writer.finish()?;
+        let redirects_entry = FileEntry {
+            name: REDIRECTS_FILE.to_string(),
+            size,
+            crc32: crc,
+            items,
+        };
+
+        let path = self.build_dir.join(REDIRECTS_IN_FILE);
+        let mut writer = LexiconWriter::create(&path, FileKind::RedirectsIn)?;
+        let mut merge = incoming.finish()?;
+        self.spill_runs += merge.n_runs();
+        while let Some((id, title)) = merge.next_item()? {
+            let mut group = vec![title];
+            while let Some((_, title)) = merge.next_if(|item| item.0 == id)? {
+                group.push(title);
+            }
+            payload.clear();
+            put_varint(&mut payload, group.len() as u64);
+            for title in &group {
+                put_str(&mut payload, title);
+            }
+            writer.insert_list(&id.to_be_bytes(), &payload)?;
+        }
+        let (size, crc, items) = writer.finish()?;
+        Ok((
+            redirects_entry,
+            FileEntry {
+                name: REDIRECTS_IN_FILE.to_string(),
+                size,
+                crc32: crc,
+                items,
+            },
+        ))
+    }
+
+    /// Resolves link targets; writes `inlinks.tbl` and `aliases.lex`.
+    fn write_links(
+        &mut self,
+        titles: &Lexicon,
+        redirects: &Lexicon,
+    ) -> Result<(FileEntry, FileEntry)> {
+        let resolve = |key: &str| titles.map().get(key).or_else(|| redirects.map().get(key));
+        let max_tokens = self.options.max_mention_len as usize;
+        let alias_ok = |alias: &str| !alias.is_empty() && alias.split(' ').count() <= max_tokens;
+
+        // (target, source) pairs for in-links and (alias, source, target) for aliases.
+        let mut pairs: Sorter<(u64, u64)> =
+            Sorter::new(&self.spill_dir, "inlinks", self.sorter_budget);
+        let mut alias_links: Sorter<(String, u64, u64)> =
+            Sorter::new(&self.spill_dir, "aliases", self.sorter_budget);
+        let anchors = self
+            .anchors
+            .take()
+            .ok_or_else(|| Error::invalid("anchor spill already consumed"))?;
+        let mut reader = anchors.into_reader()?;
+        let mut names_log: Log<Vec<String>> =
+            Log::create(self.spill_dir.join("article-anchors.log"))?;
+        while let Some((source, anchors)) = reader.next_item()? {
+            let mut names = Vec::new();
+            for (anchor, target_key) in anchors {
+                let Some(target) = resolve(&target_key) else {
+                    continue;
+                };
+                self.counts.links_resolved += 1;
+                pairs.push((target, source), 0)?;
+                if alias_ok(&anchor) {
+                    names.push(anchor.clone());
+                    let bytes = anchor.len();
+                    alias_links.push((anchor, source, target), bytes)?;
+                }
+            }
+            names.sort();
+            names.dedup();
+            names_log.push(&names)?;
+        }
+        drop(reader);
+        for lexicon in [titles, redirects] {
+            let mut stream = lexicon.map().stream();
+            while let Some((key, id)) = fst::Streamer::next(&mut stream) {
+                let key = String::from_utf8_lossy(key).into_owned();
+                if alias_ok(&key) {
+                    let bytes = key.len();
+                    alias_links.push((key, NO_SOURCE, id), bytes)?;
+                }
+            }
+        }
+
+        let inlinks_entry = self.write_inlinks(pairs)?;
+
+        // Group alias links into candidates; keep them in a log in alias order and
+        // build a temporary alias -> ordinal fst for the occurrence pass.
+        let mut groups: Log<AliasGroup> = Log::create(self.spill_dir.join("alias-groups.log"))?;
+        let set_path = self.spill_dir.join("alias-set.lex");
+        let mut set = LexiconWriter::create(&set_path, FileKind::Aliases)?;
+        let mut merge = alias_links.finish()?;
+        self.spill_runs += merge.n_runs();
+        let mut n_groups = 0u64;
+        while let Some((alias, source, target)) = merge.next_item()? {
+            let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+            let mut anchor_docs = 0u64;
+            let mut last_source = None;
+            let mut item = Some((source, target));
+            while let Some((source, target)) = item {
+                *counts.entry(target).or_default() += 1;
+                if source != NO_SOURCE && last_source != Some(source) {
+                    anchor_docs += 1;
+                    last_source = Some(source);
+                }
+                item = merge
+                    .next_if(|next| next.0 == alias)?
+                    .map(|(_, s, t)| (s, t));
+            }
+            set.insert(alias.as_bytes(), n_groups)?;
+            groups.push(&(alias, anchor_docs, counts.into_iter().collect()))?;
+            n_groups += 1;
+        }
+        drop(merge);
+        set.finish()?;
+        let set = Lexicon::open(open(&set_path, Access::Mmap)?, FileKind::Aliases, None)?;
+
+        // Occurrences: in how many articles each alias appears as an anchor or in the text.
+        let mut occurrences: Sorter<u64> =
+            Sorter::new(&self.spill_dir, "occurrences", self.sorter_budget);
+        let texts = self
+            .texts
+            .take()
+            .ok_or_else(|| Error::invalid("text spill already consumed"))?;
+        let mut texts = texts.into_reader()?;
+        let mut anchor_names = names_log.into_reader()?;
+        let mut found = Vec::new();
+        while let Some(sentences) = texts.next_item()? {
+            let names = anchor_names.next_item()?.ok_or_else(|| {
+                Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
+            })?;
+            found.clear();
+            for sentence in &sentences {
+                let tokens: Vec<&str> = sentence.split(' ').collect();
+                for start in 0..tokens.len() {
+                    found.extend(
+                        token_prefix_matches(set.map(), &tokens, start, max_tokens)
+                            .into_iter()
+                            .map(|(_, ordinal)| ordinal),
+                    );
+                }
+            }
+            found.extend(names.iter().filter_map(|name| set.map().get(name)));
+            found.sort_unstable();
+            found.dedup();
+            for &ordinal in &found {
+                occurrences.push(ordinal, 0)?;
+            }
+        }
+        drop((texts, anchor_names));
+        let mut occurrences = occurrences.finish()?;
+        self.spill_runs += occurrences.n_runs();
+
+        let path = self.build_dir.join(ALIASES_FILE);
+        let mut writer = LexiconWriter::create(&path, FileKind::Aliases)?;
+        let mut groups = groups.into_reader()?;
+        let mut payload = Vec::new();
+        let mut ordinal = 0u64;
+        while let Some((alias, anchor_docs, candidates)) = groups.next_item()? {
+            let mut docs = 0u64;
+            while occurrences.next_if(|&o| o < ordinal)?.is_some() {}
+            while occurrences.next_if(|&o| o == ordinal)?.is_some() {
+                docs += 1;
+            }
+            ordinal += 1;
+            let total: u64 = candidates.iter().map(|c| c.1).sum();
+            let mut kept: Vec<(u64, u64)> = candidates
+                .into_iter()
+                .filter(|&(_, count)| count as f64 / total as f64 >= self.options.min_prior_prob)
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            payload.clear();
+            put_varint(&mut payload, total);
+            put_varint(&mut payload, anchor_docs);
+            put_varint(&mut payload, docs.max(anchor_docs));
+            put_varint(&mut payload, kept.len() as u64);
+            for (id, count) in kept {
+                put_varint(&mut payload, id);
+                put_varint(&mut payload, count);
+            }
+            writer.insert_list(alias.as_bytes(), &payload)?;
+        }
+        debug_assert_eq!(ordinal, n_groups);
+        self.counts.aliases = writer.len();
+        let (size, crc, items) = writer.finish()?;
+        Ok((
+            inlinks_entry,
+            FileEntry {
+                name: ALIASES_FILE.to_string(),
+                size,
+                crc32: crc,
+                items,
+            },
+        ))
+    }
+
+    fn write_inlinks(&mut self, pairs: Sorter<(u64, u64)>) -> Result<FileEntry> {
+        let ids = Table::open(
+            open(&self.build_dir.join(IDS_FILE), Access::Mmap)?,
+            FileKind::Ids,
+            ID_ROW_LEN,
+            None,
+        )?;
+        let path = self.build_dir.join(INLINKS_FILE);
+        let mut writer = TableWriter::create(&path, FileKind::Inlinks)?;
+        let mut merge = pairs.finish()?;
+        self.spill_runs += merge.n_runs();
+        for row in 0..ids.len() {
+            let id = ids.id_row(row).id;
+            while merge.next_if(|&(target, _)| target < id)?.is_some() {}
+            let mut count = 0u32;
+            let mut last_source = None;
+            while let Some((_, source)) = merge.next_if(|&(target, _)| target == id)? {
+                if last_source != Some(source) {
+                    count = count.saturating_add(1);
+                    last_source = Some(source);
+                }
+            }
+            writer.push(&path, &count.to_le_bytes())?;
+        }
+        let (size, crc, items) = writer.finish(&path)?;
+        Ok(FileEntry {
+            name: INLINKS_FILE.to_string(),
+            size,
+            crc32: crc,
+            items,
+        })
+    }
+}
+
+impl Drop for IndexWriter {
+    fn drop(&mut self) {
+        if !self.finished && self.build_dir.exists() {
+            // An unfinished build never becomes an index: remove what was written.
+            if let Err(e) = std::fs::remove_dir_all(&self.build_dir) {
+                warn!(build = %self.build_dir.display(), error = %e, "could not remove an unfinished build directory");
+            }
+        }
+    }
+}
+
+/// Replaces the placeholder path of an error raised deep in a writer with `path`.
+fn with_path(error: Error, path: &Path) -> Error {
+    match error {
+        Error::Io { source, .. } => Error::io(path, source),
+        Error::Corrupt { reason, .. } => Error::corrupt(path, reason),
+        other => other,
+    }
+}
+
+/// Appends a length-prefixed string.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Encodes one term's postings: n_docs, then per article the id delta, the
+/// number of sentences and the sentence ordinal deltas (all varints).
+pub(crate) fn encode_postings(docs: &[(u64, Vec<u32>)], out: &mut Vec<u8>) {
+    put_varint(out, docs.len() as u64);
+    let mut last_id = 0u64;
+    for (id, sentences) in docs {
+        put_varint(out, id - last_id);
+        last_id = *id;
+        put_varint(out, sentences.len() as u64);
+        let mut last = 0u32;
+        for &sentence in sentences {
+            put_varint(out, u64::from(sentence - last));
+            last = sentence;
+        }
+    }
+}
+
+fn decode_redirect(raw: &Lexicon, offset: u64) -> Result<(String, String)> {
+    let list = raw.list(offset)?;
+    let mut reader = crate::footer::LeReader::new(&list, raw.path());
+    let to_key = crate::index::read_str(&mut reader)?;
+    let from_title = crate::index::read_str(&mut reader)?;
+    Ok((to_key, from_title))
+}
+
+/// Follows `to_key` through the raw redirect table until it names an article.
+fn resolve_chain(
+    titles: &Lexicon,
+    raw: &Lexicon,
+    to_key: &str,
+    max_hops: u32,
+) -> Result<Option<u64>> {
+    let mut key = to_key.to_string();
+    for hop in 0..=max_hops {
+        if let Some(id) = titles.map().get(&key) {
+            return Ok(Some(id));
+        }
+        if hop == max_hops {
+            break;
+        }
+        match raw.map().get(&key) {
+            Some(offset) => key = decode_redirect(raw, offset)?.0,
+            None => break,
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postings_encoding_round_trips() {
+        let docs = vec![
+            (3u64, vec![0u32, 2, 9]),
+            (10, vec![1]),
+            (1 << 40, vec![0, 70_000]),
+        ];
+        let mut out = Vec::new();
+        encode_postings(&docs, &mut out);
+        assert_eq!(
+            crate::index::decode_postings(&out, Path::new("p")).unwrap(),
+            docs
+        );
+    }
+}
