@@ -6,6 +6,12 @@ use clap::Parser;
 
 use fraser_cli::args::Cli;
 
+// The extract and build pipelines allocate many short strings per page (blocks,
+// sentences, tokens, stems) from several threads; mimalloc measured about 30%
+// faster than the system allocator on `fraser extract --format rich`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     fraser_cli::logging::init(cli.log_format, cli.quiet);

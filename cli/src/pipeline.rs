@@ -44,15 +44,17 @@ where
         let results: Vec<T> = pool.install(|| {
             batch
                 .par_iter()
-                .map(|page| {
-                    map(page).with_context(|| format!("page {} ({})", page.id, page.title))
-                })
+                .map(|page| map(page).with_context(|| format!("page {} ({})", page.id, page.title)))
                 .collect::<anyhow::Result<_>>()
         })?;
         for (page, result) in batch.iter().zip(results) {
             consume(page, result)?;
         }
-        reporter.update(progress.bytes_read(), progress.pages(), progress.total_bytes());
+        reporter.update(
+            progress.bytes_read(),
+            progress.pages(),
+            progress.total_bytes(),
+        );
     }
     Ok(())
 }
