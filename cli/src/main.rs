@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use fraser_cli::args::Cli;
 
@@ -13,9 +13,13 @@ use fraser_cli::args::Cli;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     fraser_cli::logging::init(cli.log_format, cli.quiet);
-    match fraser_cli::run(cli) {
+    match fraser_cli::run(cli, &matches) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {

@@ -52,7 +52,7 @@ pub struct RandomFilter {
 }
 
 /// A full-text search hit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Hit {
     /// The article.
     pub id: u64,
@@ -64,7 +64,7 @@ pub struct Hit {
 }
 
 /// An entity an alias may refer to.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Candidate {
     /// The article.
     pub id: u64,
@@ -79,7 +79,7 @@ pub struct Candidate {
 }
 
 /// A linked span of tokens.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Mention {
     /// First token of the span.
     pub start_token: usize,
@@ -92,7 +92,7 @@ pub struct Mention {
 }
 
 /// What [`Index::verify`] checked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct VerifyReport {
     /// Files whose every checksum matched.
@@ -102,7 +102,7 @@ pub struct VerifyReport {
 }
 
 /// Counters of a reader.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Articles in the index.

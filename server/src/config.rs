@@ -155,8 +155,9 @@ pub struct Config {
     )]
     pub web_chat: bool,
 
-    /// Log format.
-    #[arg(long, env = "FRASER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    /// Log format. Set by the `fraser` command's global `--log-format` flag
+    /// (`FRASER_LOG_FORMAT`), or by `log_format` in the TOML file.
+    #[arg(skip = LogFormat::Human)]
     pub log_format: LogFormat,
 }
 
@@ -281,8 +282,10 @@ impl Config {
             max_body_bytes,
             shutdown_grace_secs,
             web_chat,
-            log_format,
         );
+        if let Some(log_format) = file.log_format {
+            self.log_format = log_format;
+        }
         if let Some(index) = file.index
             && !explicit("index")
         {

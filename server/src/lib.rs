@@ -42,6 +42,7 @@ mod store;
 mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod wordgames;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError, LogFormat};
@@ -62,3 +63,4 @@ pub use store::{
     WebReply, open_store, redact_url,
 };
 pub use telemetry::{DEFAULT_LOG_FILTER, init_tracing};
+pub use wordgames::{IndexCorpus, WordGames};

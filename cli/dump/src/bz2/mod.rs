@@ -24,6 +24,7 @@
 //! output (at most 900 kB for real dumps).
 
 pub(crate) mod bits;
+mod fast;
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
@@ -123,6 +124,15 @@ impl Segment {
     fn decode(&self) -> Result<Vec<u8>, Failure> {
         match self.kind {
             SegmentKind::Block => {
+                let offset = self.first_byte * 8;
+                if let Ok(out) = fast::decode_segment(
+                    &self.bytes,
+                    self.start_bit - offset,
+                    self.end_bit - offset,
+                    self.level,
+                ) {
+                    return Ok(out);
+                }
                 let wrapped = bits::wrap_block(
                     &self.bytes,
                     self.start_bit - self.first_byte * 8,
@@ -136,7 +146,8 @@ impl Segment {
                 })?;
                 Ok(out)
             }
-            SegmentKind::Streams => decode_streams(&self.bytes, self.first_byte),
+            SegmentKind::Streams => fast::decode_streams(&self.bytes)
+                .or_else(|_| decode_streams(&self.bytes, self.first_byte)),
             SegmentKind::EndOfStream { .. } => Ok(Vec::new()),
         }
     }

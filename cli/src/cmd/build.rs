@@ -1,0 +1,461 @@
+//! `fraser build` and `fraser merge`: a dump to an index directory.
+//!
+//! One streaming pass: the shared pipeline parses and analyses pages in
+//! parallel and hands [`BuildItem`]s, in dump order, to the index writer on
+//! this thread, so the index bytes do not depend on the thread count.
+//!
+//! With `--part I/N` the expensive half (decompression, parsing, analysis) of
+//! one byte range of a multistream dump is done and its items are written to a
+//! part file instead; `fraser merge` replays the parts, in order, into one index
+//! writer. The writer sees the same items in the same order as in a single
+//! build, so the merged index is byte-identical to it.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::args::{BuildArgs, MergeArgs};
+use crate::parts::{PartHeader, PartReader, PartWriter};
+use crate::pipeline;
+use crate::progress::Reporter;
+
+/// What one page contributes to an index.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum BuildItem {
+    /// An article with the inputs the index writer needs.
+    Article {
+        /// The stored record.
+        record: index::ArticleRecord,
+        /// `nlp::fold` of the title.
+        title_key: String,
+        /// Stems per sentence (document order).
+        sentence_stems: Vec<Vec<String>>,
+        /// Folded tokens per sentence, joined by spaces.
+        folded_sentences: Vec<String>,
+        /// (folded anchor, folded target title) per link.
+        anchors: Vec<(String, String)>,
+    },
+    /// A redirect page.
+    Redirect {
+        /// The redirect's title as written.
+        title: String,
+        /// `nlp::fold` of the title.
+        key: String,
+        /// `nlp::fold` of the target title.
+        target_key: String,
+    },
+}
+
+/// Runs `fraser build`.
+pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let input = dump::Input::parse(&args.dump);
+    let name = input.display_name();
+    let mut options = dump::OpenOptions {
+        threads: args.threads,
+        multistream_index: args.multistream_index.clone(),
+        ..Default::default()
+    };
+    let part = args.part.as_deref().map(parse_part).transpose()?;
+    if let Some((i, n)) = part {
+        let dump::Input::Path(path) = &input else {
+            bail!("--part needs a multistream dump file, not stdin");
+        };
+        let index_path = match &args.multistream_index {
+            Some(p) => p.clone(),
+            None => dump::sibling_index_path(path).with_context(|| {
+                format!(
+                    "--part needs the multistream index of {}; give it with --multistream-index",
+                    path.display()
+                )
+            })?,
+        };
+        let ranges = dump::multistream_parts(&index_path, n as usize)
+            .with_context(|| format!("failed to read {}", index_path.display()))?;
+        let range = ranges
+            .get(i as usize - 1)
+            .cloned()
+            .with_context(|| format!("the dump has fewer than {n} streams to split"))?;
+        options.multistream_index = Some(index_path);
+        options.range = Some(range);
+    }
+    let reader = dump::open(&input, &options).with_context(|| format!("failed to open {name}"))?;
+    let site = reader.siteinfo().clone();
+    let lang = args
+        .lang
+        .clone()
+        .or_else(|| site.lang.clone())
+        .unwrap_or_else(|| "en".to_owned());
+    let metadata = metadata(&input, &site, &lang);
+    let analysis = Analysis {
+        parser: nlp::Parser::new(&nlp::ParserConfig::from_namespaces(&lang, &site.namespaces))
+            .with_timeout(Duration::from_secs_f64(args.page_timeout.max(0.001))),
+        analyzer: nlp::Analyzer::new(nlp::Language::from_code(&lang)),
+    };
+    let pool = pipeline::pool(args.threads, "build")?;
+    tracing::info!(
+        input = %name,
+        out = %args.out.display(),
+        part = args.part.as_deref().unwrap_or("-"),
+        lang = %lang,
+        threads = pool.current_num_threads(),
+        "building"
+    );
+    let progress = reader.progress();
+    let mut reporter = Reporter::new("build", progress.total_bytes(), quiet);
+    let mut sink = match part {
+        Some((i, n)) => Sink::Part(PartWriter::create(
+            &args.out,
+            &PartHeader {
+                part: i,
+                parts: n,
+                metadata: metadata.clone(),
+            },
+        )?),
+        None => Sink::Index(Box::new(
+            builder(&args.out, args.shard_size, args.memory, metadata)
+                .start()
+                .with_context(|| format!("failed to start the index at {}", args.out.display()))?,
+        )),
+    };
+    let mut stats = PageStats::default();
+    pipeline::run(
+        reader,
+        &name,
+        &pool,
+        &mut reporter,
+        |page| Ok(analysis.item(page)),
+        |page, (item, skipped)| {
+            if skipped {
+                stats.skipped += 1;
+                tracing::warn!(page = page.id, title = %page.title, "page skipped: parse timed out");
+            }
+            match item {
+                Some(item) => sink.add(item),
+                None => Ok(()),
+            }
+        },
+    )?;
+    let elapsed = reporter.finish();
+    let xml_bytes = progress.xml_bytes();
+    match sink {
+        Sink::Part(writer) => {
+            let items = writer.finish()?;
+            if !quiet {
+                tracing::info!(part = %args.out.display(), items, seconds = format!("{:.2}", elapsed.as_secs_f64()), "part written");
+            }
+        }
+        Sink::Index(writer) => {
+            let summary = writer.finish().context("failed to finish the index")?;
+            if !quiet {
+                report(&summary, xml_bytes, progress.bytes_read(), stats.skipped);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `fraser merge`.
+pub fn merge(args: &MergeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let mut readers = args
+        .parts
+        .iter()
+        .map(|path| PartReader::open(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    readers.sort_by_key(|r| r.header().part);
+    let n = readers
+        .first()
+        .context("no part files given")?
+        .header()
+        .parts;
+    let metadata = readers[0].header().metadata.clone();
+    for (expected, reader) in (1..).zip(&readers) {
+        let header = reader.header();
+        if header.parts != n || header.part != expected {
+            bail!(
+                "{}: part {}/{} does not fit: expected part {expected} of {n} (give every part exactly once)",
+                reader.path().display(),
+                header.part,
+                header.parts
+            );
+        }
+        if header.metadata != metadata {
+            bail!(
+                "{}: comes from another dump or other options than {}",
+                reader.path().display(),
+                readers[0].path().display()
+            );
+        }
+    }
+    if readers.len() as u32 != n {
+        bail!(
+            "{} part files given, the parts say there are {n}",
+            readers.len()
+        );
+    }
+    let mut writer = builder(&args.out, args.shard_size, args.memory, metadata)
+        .start()
+        .with_context(|| format!("failed to start the index at {}", args.out.display()))?;
+    let mut items = 0u64;
+    for reader in &mut readers {
+        while let Some(item) = reader.next_item()? {
+            add(&mut writer, item)?;
+            items += 1;
+        }
+    }
+    let summary = writer.finish().context("failed to finish the index")?;
+    if !quiet {
+        tracing::info!(parts = n, items, "parts merged");
+        report(&summary, 0, 0, 0);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn builder(
+    out: &Path,
+    shard_size: u64,
+    memory: u64,
+    metadata: serde_json::Value,
+) -> index::IndexBuilder {
+    index::IndexBuilder::new(out)
+        .shard_size(shard_size)
+        .memory_budget(memory)
+        .metadata(metadata)
+}
+
+fn report(summary: &index::BuildSummary, xml_bytes: u64, input_bytes: u64, skipped: u64) {
+    let seconds = summary.seconds.max(1e-9);
+    tracing::info!(
+        out = %summary.path.display(),
+        articles = summary.counts.articles,
+        redirects = summary.counts.redirects,
+        shards = summary.counts.shards,
+        bytes = summary.bytes,
+        skipped_pages = skipped,
+        input_bytes,
+        seconds = format!("{seconds:.2}"),
+        xml_mb_per_sec = format!("{:.1}", xml_bytes as f64 / seconds / 1e6),
+        "index built"
+    );
+}
+
+/// The build metadata written into the manifest (no timestamps: builds are reproducible).
+fn metadata(input: &dump::Input, site: &dump::SiteInfo, lang: &str) -> serde_json::Value {
+    let (file, size) = match input {
+        dump::Input::Path(path) => (
+            path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            std::fs::metadata(path).ok().map(|m| m.len()),
+        ),
+        dump::Input::Stdin => (None, None),
+    };
+    serde_json::json!({
+        "source": {
+            "file": file,
+            "size": size,
+            "dbname": site.dbname,
+            "sitename": site.sitename,
+            "base": site.base,
+            "generator": site.generator,
+            "lang": lang,
+        },
+        "producer": concat!("fraser ", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// Parses `I/N` (1-based).
+fn parse_part(text: &str) -> anyhow::Result<(u32, u32)> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((i, n)) if i >= 1 && i <= n => Ok((i, n)),
+        _ => bail!("--part must be I/N with 1 <= I <= N (e.g. 3/8), got {text:?}"),
+    }
+}
+
+enum Sink {
+    Index(Box<index::IndexWriter>),
+    Part(PartWriter),
+}
+
+impl Sink {
+    fn add(&mut self, item: BuildItem) -> anyhow::Result<()> {
+        match self {
+            Sink::Index(writer) => add(writer, item),
+            Sink::Part(writer) => writer.push(&item),
+        }
+    }
+}
+
+fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
+    match item {
+        BuildItem::Article {
+            record,
+            title_key,
+            sentence_stems,
+            folded_sentences,
+            anchors,
+        } => writer
+            .add_article(index::ArticleInput {
+                record: &record,
+                title_key: &title_key,
+                sentence_stems: &sentence_stems,
+                folded_sentences: &folded_sentences,
+                anchors: &anchors,
+            })
+            .with_context(|| format!("failed to add article {} ({})", record.id, record.title)),
+        BuildItem::Redirect {
+            title,
+            key,
+            target_key,
+        } => writer
+            .add_redirect(&title, &key, &target_key)
+            .with_context(|| format!("failed to add redirect {title}")),
+    }
+}
+
+#[derive(Default)]
+struct PageStats {
+    skipped: u64,
+}
+
+struct Analysis {
+    parser: nlp::Parser,
+    analyzer: nlp::Analyzer,
+}
+
+impl Analysis {
+    /// Turns one page into its build item (None for pages outside namespace 0);
+    /// the flag says the page timed out and was stored empty.
+    fn item(&self, page: &dump::Page) -> (Option<BuildItem>, bool) {
+        if page.ns != 0 {
+            return (None, false);
+        }
+        if let Some(target) = &page.redirect {
+            let item = BuildItem::Redirect {
+                title: page.title.clone(),
+                key: nlp::fold(&page.title),
+                target_key: nlp::fold(target),
+            };
+            return (Some(item), false);
+        }
+        let (article, warnings) = self.parser.parse(&page.title, &page.text);
+        let skipped = warnings.iter().any(|w| {
+            matches!(
+                w,
+                nlp::Warning::Timeout { .. } | nlp::Warning::TooDeep { .. }
+            )
+        });
+        let analyzed = self.analyzer.analyze(
+            &article,
+            nlp::AnalyzeOptions {
+                tokens: true,
+                stems: true,
+            },
+        );
+        (Some(article_item(page, &article, analyzed)), skipped)
+    }
+}
+
+/// The folded form of a phrase used for aliases: its tokens, folded, joined by spaces.
+pub fn phrase_key(text: &str) -> String {
+    let tokens: Vec<String> = nlp::tokenize(text).into_iter().map(|t| t.text).collect();
+    nlp::fold(&tokens.join(" "))
+}
+
+fn article_item(
+    page: &dump::Page,
+    article: &nlp::Article,
+    analyzed: nlp::AnalyzedArticle,
+) -> BuildItem {
+    let mut sentence_stems = Vec::new();
+    let mut folded_sentences = Vec::new();
+    let mut anchors = Vec::new();
+    let mut n_sentences = 0u32;
+    let mut n_links = 0u32;
+    let sections = analyzed
+        .sections
+        .into_iter()
+        .map(|section| index::SectionRecord {
+            heading: section.heading,
+            level: section.level,
+            sentences: section
+                .sentences
+                .into_iter()
+                .map(|sentence| {
+                    n_sentences += 1;
+                    n_links += sentence.links.len() as u32;
+                    for link in &sentence.links {
+                        let anchor = sentence
+                            .text
+                            .get(link.start as usize..link.end as usize)
+                            .unwrap_or_default();
+                        anchors.push((phrase_key(anchor), nlp::fold(&link.target)));
+                    }
+                    folded_sentences.push(nlp::fold(&sentence.tokens.join(" ")));
+                    sentence_stems.push(sentence.stems);
+                    index::SentenceRecord {
+                        text: sentence.text,
+                        kind: block_kind(sentence.kind),
+                        links: sentence
+                            .links
+                            .into_iter()
+                            .map(|link| index::LinkRecord {
+                                start: link.start,
+                                end: link.end,
+                                target: link.target,
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    BuildItem::Article {
+        record: index::ArticleRecord {
+            id: page.id,
+            title: page.title.clone(),
+            sections,
+            bold: article.bold.clone(),
+            n_sentences,
+            n_links,
+        },
+        title_key: nlp::fold(&page.title),
+        sentence_stems,
+        folded_sentences,
+        anchors,
+    }
+}
+
+fn block_kind(kind: nlp::BlockKind) -> u8 {
+    match kind {
+        nlp::BlockKind::Paragraph => 0,
+        nlp::BlockKind::ListItem => 1,
+        nlp::BlockKind::Caption => 2,
+        nlp::BlockKind::TableCell => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_parse() {
+        assert_eq!(parse_part("3/8").unwrap(), (3, 8));
+        assert!(parse_part("0/8").is_err());
+        assert!(parse_part("9/8").is_err());
+        assert!(parse_part("x").is_err());
+    }
+
+    #[test]
+    fn phrase_keys_match_folded_sentences() {
+        assert_eq!(
+            phrase_key("Abraham  Lincoln's"),
+            nlp::fold("abraham lincoln's")
+        );
+        assert_eq!(phrase_key("Éire"), "eire");
+    }
+}
