@@ -1,6 +1,7 @@
-//! End-to-end tests (one binary).
+//! End-to-end tests (one binary): dump -> extract/index -> queries -> server -> games.
 
-#[test]
-fn sample_data_is_present() {
-    assert!(integration_tests::data_path("simplewiki-2019-sample-7pages.xml.bz2").is_file());
-}
+mod dump_to_index;
+mod extract;
+mod fixtures;
+mod game_flow;
+mod parts;
