@@ -13,7 +13,7 @@
 //! - [`Index`] (reader: a manifest plus lazily opened files) and
 //!   [`IndexBuilder`]/[`IndexWriter`] (writer with bounded-memory sorted runs).
 //!
-//! The format is specified in `FORMAT.md` beside this crate's `Cargo.toml`.
+//! The format is specified in the "On-disk format" section of the workspace `ARCHITECTURE.md`.
 //!
 //! ```
 //! use index::{ArticleInput, ArticleRecord, Index, IndexBuilder, SectionRecord, SentenceRecord};
