@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn example_file_parses() {
-        let text = include_str!("../config.example.toml");
+        let text = include_str!("../../config.example.toml");
         let file: FileConfig = toml::from_str(text).unwrap();
         assert_eq!(file.workers, Some(4));
     }
