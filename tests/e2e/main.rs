@@ -4,4 +4,5 @@ mod dump_to_index;
 mod extract;
 mod fixtures;
 mod game_flow;
+mod game_quality;
 mod parts;

@@ -11,6 +11,9 @@
 //! - [`Corpus`] is the seam to the index: random articles by filter,
 //!   articles by id, name lookup. [`MemoryCorpus`] implements it in memory
 //!   (from [`ArticleView`]s or straight from wikitext pages).
+//! - [`check_quality`] plays many seeded rounds over any [`Corpus`] and
+//!   reports every clue that gives the answer away, every fair answer that
+//!   is refused and every wrong one that is accepted ([`QualityReport`]).
 //! - Inside: rounds (clue choice, blanks, hints), masking of the answer out
 //!   of clue sentences, answer matching, command parsing and all the wording.
 //!
@@ -61,6 +64,7 @@ mod corpus;
 mod games;
 mod mask;
 mod matcher;
+pub mod quality;
 mod rng;
 mod round;
 mod state;
@@ -70,5 +74,6 @@ mod wording;
 pub use crate::{
     corpus::{ArticleFilter, ArticleView, Candidate, Corpus, MemoryCorpus, Page, SentenceView},
     games::{Button, Games, InlinkRange, Message, Prize, Reply, Settings, Step},
+    quality::{QualityReport, check_quality},
     state::{ChatState, GameKind, GameState, Hint, Level, PlayerScore, Round, STATE_VERSION},
 };

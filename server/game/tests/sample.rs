@@ -5,11 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
-use game::{
-    ChatState, Corpus, GameKind, Games, Hint, InlinkRange, Level, Message, Round, Settings, Step,
-};
+use game::{ChatState, Corpus, GameKind, Games, InlinkRange, Level, Message, Settings};
 
 /// In-link ranges scaled to the sample: its articles have 0 to 8 in-links
 /// (most of what they link to is not in the sample).
@@ -51,305 +47,25 @@ fn play_command(kind: GameKind, level: Level) -> String {
     format!("/play {kind} {level}")
 }
 
-/// Folded words of a text.
-fn words(text: &str) -> Vec<String> {
-    nlp::tokenize(text)
-        .into_iter()
-        .map(|t| {
-            nlp::fold(&t.text)
-                .replace('\u{2019}', "'")
-                .trim_matches('\'')
-                .to_owned()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Whether `name` appears in `text` as whole words (case and accents ignored).
-fn reveals(text: &str, name: &str) -> bool {
-    let name = words(name);
-    if name.is_empty() {
-        return false;
-    }
-    words(text)
-        .windows(name.len())
-        .any(|w| w == name.as_slice())
-}
-
-/// The stems of a name's words, joined by spaces.
-fn stems(name: &str) -> String {
-    let stemmer = nlp::Stemmer::new(nlp::Language::English);
-    words(name)
-        .iter()
-        .map(|w| stemmer.stem(w).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn strip_disambiguator(title: &str) -> &str {
-    match title.rfind(" (") {
-        Some(i) if title.ends_with(')') && i > 0 => &title[..i],
-        _ => title,
-    }
-}
-
-/// The names a clue must not show: the title (with and without its
-/// disambiguator), every redirect, and for a blank the anchor text.
-fn forbidden_names(corpus: &dyn Corpus, round: &Round) -> Vec<String> {
-    let mut names = vec![
-        round.title.clone(),
-        strip_disambiguator(&round.title).to_owned(),
-        round.answer.clone(),
-    ];
-    if let Some(view) = round.answer_id.and_then(|id| corpus.article(id)) {
-        names.push(view.title.clone());
-        names.extend(view.redirects.iter().cloned());
-    }
-    names
-}
-
-/// All the names the answer may be given as.
-fn accepted_names(corpus: &dyn Corpus, round: &Round) -> Vec<String> {
-    let mut names = vec![round.title.clone(), round.answer.clone()];
-    if let Some(view) = round.answer_id.and_then(|id| corpus.article(id)) {
-        names.extend(view.redirects.iter().cloned());
-        names.extend(view.aliases.iter().cloned());
-        names.extend(view.bold.iter().cloned());
-    }
-    names
-}
-
-/// One-typo variants of an answer: substitution, deletion, swap, insertion
-/// at a letter in the middle of its longest word.
-fn typos(answer: &str) -> Vec<String> {
-    let chars: Vec<char> = answer.chars().collect();
-    let letters: Vec<usize> = (0..chars.len())
-        .filter(|&i| chars[i].is_alphabetic())
-        .collect();
-    if letters.len() < 3 {
-        return Vec::new();
-    }
-    let i = letters[letters.len() / 2];
-    let j = letters[letters.len() / 2 + 1];
-    let mut out = Vec::new();
-    let mut substituted = chars.clone();
-    substituted[i] = if chars[i].eq_ignore_ascii_case(&'x') {
-        'q'
-    } else {
-        'x'
-    };
-    out.push(substituted.iter().collect());
-    let mut deleted = chars.clone();
-    deleted.remove(i);
-    out.push(deleted.iter().collect());
-    if j == i + 1 && !chars[i].eq_ignore_ascii_case(&chars[j]) {
-        let mut swapped = chars.clone();
-        swapped.swap(i, j);
-        out.push(swapped.iter().collect());
-    }
-    let mut inserted = chars.clone();
-    inserted.insert(i, 'k');
-    out.push(inserted.iter().collect());
-    out
-}
-
-fn won(step: &Step) -> bool {
-    !step.scores.is_empty()
-}
-
-#[derive(Default, Debug)]
-struct Tally {
-    rounds: usize,
-    guess_rounds: usize,
-    blank_rounds: usize,
-    clues_checked: usize,
-    hints_taken: usize,
-    answers_checked: usize,
-    wrong_checked: usize,
-    articles: BTreeSet<u64>,
-    violations: Vec<String>,
-}
-
 #[test]
 fn quality_over_many_seeded_rounds() {
     let games = games();
     let corpus = common::sample_corpus();
-    let corpus: &dyn Corpus = corpus.as_ref();
-    let mut tally = Tally::default();
-    let combos = [
-        (GameKind::Guess, Level::Easy),
-        (GameKind::Guess, Level::Hard),
-        (GameKind::Blank, Level::Easy),
-        (GameKind::Blank, Level::Hard),
-    ];
-    let seeds_per_combo = 260u64;
-    for (kind, level) in combos {
-        let mut state = ChatState::default();
-        for seed in 0..seeds_per_combo {
-            // Play rounds in one chat (so the recent list is exercised), one
-            // new game per seed.
-            let start = games.step(&state, &msg(&play_command(kind, level), false), 0, seed);
-            let Some(round) = start.state.round().cloned() else {
-                tally
-                    .violations
-                    .push(format!("{kind:?} {level:?} seed {seed}: no round"));
-                continue;
-            };
-            tally.rounds += 1;
-            match kind {
-                GameKind::Guess => tally.guess_rounds += 1,
-                GameKind::Blank => tally.blank_rounds += 1,
-            }
-            tally.articles.insert(round.source_id);
-            let label = format!("{kind:?} {level:?} seed {seed} ({})", round.title);
-
-            // 1. No clue (shown or held back) and no context shows a name.
-            let forbidden = forbidden_names(corpus, &round);
-            let mut texts: Vec<&str> = round.clues.iter().map(String::as_str).collect();
-            texts.push(&round.context);
-            for text in &texts {
-                tally.clues_checked += 1;
-                for name in &forbidden {
-                    if reveals(text, name) {
-                        tally
-                            .violations
-                            .push(format!("{label}: {name:?} shown in {text:?}"));
-                    }
-                }
-            }
-            let first_reply = &start.replies.last().expect("a clue reply").text;
-            if !first_reply.contains(round.clues[0].as_str()) {
-                tally
-                    .violations
-                    .push(format!("{label}: first reply lacks the clue"));
-            }
-
-            // 2. Every hint: sentence hints show a checked clue; only letter
-            // and word hints may show letters of the answer.
-            let mut hinted = start.state.clone();
-            for _ in 0..12 {
-                let step = games.step(&hinted, &msg("/hint", false), 1_000, seed);
-                let Some(after) = step.state.round() else {
-                    tally
-                        .violations
-                        .push(format!("{label}: /hint ended the round"));
-                    break;
-                };
-                let before = hinted.round().map_or(0, |r| r.hints.len());
-                if after.hints.len() == before {
-                    break; // no hint left
-                }
-                tally.hints_taken += 1;
-                let text = &step.replies[0].text;
-                if after.hints.last() == Some(&Hint::Sentence) {
-                    let shown = after
-                        .clues
-                        .get(after.shown as usize - 1)
-                        .expect("a shown clue");
-                    if !text.contains(shown.as_str()) {
-                        tally
-                            .violations
-                            .push(format!("{label}: hint reply lacks its clue"));
-                    }
-                    let clue_part = text.split_once('\n').map_or("", |(_, clue)| clue);
-                    for name in &forbidden {
-                        if reveals(clue_part, name) {
-                            tally
-                                .violations
-                                .push(format!("{label}: hint shows {name:?}: {text:?}"));
-                        }
-                    }
-                }
-                hinted = step.state;
-            }
-
-            // 3. The answer counts as typed, lowercased, without accents and
-            // with one typo; in a group too.
-            let mut good = vec![
-                round.answer.clone(),
-                round.answer.to_lowercase(),
-                nlp::fold(&round.answer),
-            ];
-            if round.answer.chars().filter(|c| c.is_alphanumeric()).count() >= 6 {
-                good.extend(typos(&round.answer));
-            }
-            if kind == GameKind::Guess {
-                good.push(round.title.clone());
-            }
-            for (n, guess) in good.iter().enumerate() {
-                tally.answers_checked += 1;
-                // Group and direct chats judge alike; check both on the first.
-                let modes: &[bool] = if n == 0 { &[false, true] } else { &[false] };
-                for &is_group in modes {
-                    let step = games.step(&start.state, &msg(guess, is_group), 2_000, seed);
-                    if !won(&step) {
-                        tally.violations.push(format!(
-                            "{label}: {guess:?} not accepted (group {is_group})"
-                        ));
-                    }
-                }
-            }
-
-            // 4. Sharing a word is not enough.
-            // A word that is itself a name of the answer, or an inflection of
-            // one ("statistical" for "Statistics"), is an answer, not a
-            // shared word.
-            let accepted: Vec<String> = accepted_names(corpus, &round)
-                .iter()
-                .flat_map(|n| [stems(n), stems(strip_disambiguator(n))])
-                .collect();
-            let answer_words: Vec<String> =
-                round.answer.split_whitespace().map(str::to_owned).collect();
-            if answer_words.len() >= 2 {
-                for word in &answer_words {
-                    let word = word.trim_matches(|c: char| !c.is_alphanumeric());
-                    if word.chars().count() < 4 || accepted.contains(&stems(word)) {
-                        continue;
-                    }
-                    for guess in [word.to_owned(), format!("{word} banana")] {
-                        tally.wrong_checked += 1;
-                        let step = games.step(&start.state, &msg(&guess, true), 2_000, seed);
-                        if won(&step) {
-                            tally
-                                .violations
-                                .push(format!("{label}: {guess:?} accepted"));
-                        }
-                    }
-                }
-            }
-            // Next seed in the same chat: end this round.
-            state = games
-                .step(&start.state, &msg("/stop", false), 3_000, seed)
-                .state;
-        }
-    }
-    println!(
-        "quality: {} rounds ({} guess, {} blank) over {} articles; {} clue texts and {} hints checked; \
-         {} accepted-answer forms and {} shared-word guesses tried; {} violations",
-        tally.rounds,
-        tally.guess_rounds,
-        tally.blank_rounds,
-        tally.articles.len(),
-        tally.clues_checked,
-        tally.hints_taken,
-        tally.answers_checked,
-        tally.wrong_checked,
-        tally.violations.len()
-    );
+    // 4 combinations (guess/blank, easy/hard) x 260 seeds = 1,040 rounds.
+    let report = game::check_quality(&games, corpus.as_ref(), 260);
+    println!("{report}");
     assert!(
-        tally.violations.is_empty(),
-        "{} violations:\n{}",
-        tally.violations.len(),
-        tally.violations.join("\n")
+        report.violations.is_empty(),
+        "{report}\n{}",
+        report.violations.join("\n")
     );
-    assert!(tally.rounds >= 1000, "{tally:?}");
-    assert!(tally.guess_rounds >= 500 && tally.blank_rounds >= 500);
+    assert!(report.rounds >= 1000, "{report:?}");
+    assert!(report.guess_rounds >= 500 && report.blank_rounds >= 500);
+    assert!(report.clues_checked > report.rounds, "{report}");
+    assert!(report.hints_checked > 0 && report.accepted_forms > report.rounds);
+    assert!(report.shared_word_guesses > 0, "{report}");
     // The pool is used, not one article over and over.
-    assert!(
-        tally.articles.len() >= 60,
-        "only {} articles",
-        tally.articles.len()
-    );
+    assert!(report.articles >= 60, "only {} articles", report.articles);
 }
 
 #[test]
