@@ -16,6 +16,9 @@ pub struct Output {
 
 enum Sink {
     Stdout(BufWriter<io::Stdout>),
+    /// A target that is not a regular file (`/dev/null`, a FIFO): written in
+    /// place, since renaming over it would replace the device.
+    Special(BufWriter<File>),
     File {
         writer: Option<BufWriter<File>>,
         temp: PathBuf,
@@ -28,6 +31,13 @@ impl Output {
     pub fn create(path: Option<&Path>) -> anyhow::Result<Output> {
         let sink = match path {
             None => Sink::Stdout(BufWriter::with_capacity(1 << 20, io::stdout())),
+            Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("failed to open {}", path.display()))?;
+                Sink::Special(BufWriter::with_capacity(1 << 20, file))
+            }
             Some(path) => {
                 let temp = temp_name(path);
                 let file = File::create(&temp)
@@ -46,6 +56,7 @@ impl Output {
     pub fn commit(mut self) -> anyhow::Result<()> {
         match &mut self.sink {
             Sink::Stdout(writer) => writer.flush().context("failed to write to stdout"),
+            Sink::Special(writer) => writer.flush().context("failed to write output"),
             Sink::File { writer, temp, path } => {
                 let writer = writer.take().expect("commit is called once");
                 let file = writer
@@ -67,6 +78,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.sink {
             Sink::Stdout(writer) => writer.write(buf),
+            Sink::Special(writer) => writer.write(buf),
             Sink::File { writer, .. } => writer.as_mut().map_or(Ok(0), |w| w.write(buf)),
         }
     }
@@ -74,6 +86,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match &mut self.sink {
             Sink::Stdout(writer) => writer.write_all(buf),
+            Sink::Special(writer) => writer.write_all(buf),
             Sink::File { writer, .. } => writer.as_mut().map_or(Ok(()), |w| w.write_all(buf)),
         }
     }
@@ -81,6 +94,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.sink {
             Sink::Stdout(writer) => writer.flush(),
+            Sink::Special(writer) => writer.flush(),
             Sink::File { writer, .. } => writer.as_mut().map_or(Ok(()), |w| w.flush()),
         }
     }
@@ -120,6 +134,16 @@ mod tests {
         }
         assert!(!path.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    // Renaming a temporary file over /dev/null used to replace the device.
+    #[test]
+    fn special_files_are_written_in_place() {
+        let mut out = Output::create(Some(Path::new("/dev/null"))).unwrap();
+        out.write_all(b"discarded\n").unwrap();
+        out.commit().unwrap();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "/dev/null is still a device");
     }
 
     #[test]
