@@ -9,6 +9,7 @@
 //! | 404    | `not_found`         | no such route (or the web chat is disabled)       |
 //! | 404    | `unknown_platform`  | no enabled webhook adapter of that name           |
 //! | 413    | `payload_too_large` | the body is over the configured limit             |
+//! | 415    | `unsupported_media_type` | a webhook body of a type the platform never sends |
 //! | 503    | `store_unavailable` | the database cannot be reached: retry later       |
 //! | 503    | `not_ready`         | the server is starting (index not open yet)       |
 //! | 500    | `internal`          | a bug; details are logged, not returned           |
@@ -46,6 +47,9 @@ pub enum AppError {
     /// 413: the body is over the limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// 415: the webhook's content type is not one the platform sends.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// 503: the store cannot be reached.
     #[error("store unavailable")]
     StoreUnavailable,
@@ -73,6 +77,9 @@ impl AppError {
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_signature"),
             AppError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            AppError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             AppError::StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -23,7 +23,7 @@
 //! let config = server::Config::load_from(std::env::args_os()).expect("bad configuration");
 //! server::init_tracing(config.log_format);
 //! let game: Arc<dyn server::Game> = Arc::new(MyGame);
-//! server::run(config, game, server::always_ready(), server::shutdown_signal()).await
+//! server::run(config, game, server::always_ready(), Vec::new(), server::shutdown_signal()).await
 //! # }
 //! ```
 #![warn(missing_docs)]
@@ -33,7 +33,7 @@ mod config;
 mod error;
 mod game;
 mod http;
-mod messenger;
+pub mod messenger;
 mod metrics;
 mod model;
 mod queue;
@@ -50,8 +50,8 @@ pub use error::AppError;
 pub use game::{Game, ScoreDelta, TurnInput, TurnOutput, turn_seed};
 pub use http::{AppState, ReadinessHook, always_ready, app};
 pub use messenger::{
-    AuthError, Inbound, Messenger, Messengers, ParseError, SendOutcome, WebMessenger,
-    WebhookResponse,
+    AuthError, Inbound, Messenger, Messengers, ParseError, PlatformAdapter, RegisterError,
+    SendOutcome, WebMessenger, WebhookResponse,
 };
 pub use metrics::Metrics;
 pub use model::{Button, ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};

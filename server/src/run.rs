@@ -106,6 +106,15 @@ impl Server {
         self
     }
 
+    /// Registers both sides of a platform adapter.
+    pub fn with_platform(mut self, adapter: crate::messenger::PlatformAdapter) -> Server {
+        self.state = self
+            .state
+            .with_messenger(adapter.messenger)
+            .with_inbound(adapter.inbound);
+        self
+    }
+
     /// Registers a platform's webhook adapter.
     pub fn with_inbound(mut self, inbound: Arc<dyn Inbound>) -> Server {
         self.state = self.state.with_inbound(inbound);
@@ -243,9 +252,14 @@ pub async fn run(
     config: Config,
     game: Arc<dyn Game>,
     ready: ReadinessHook,
+    platforms: Vec<crate::messenger::PlatformAdapter>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    Server::bind(config, game, ready).await?.run(shutdown).await
+    let mut server = Server::bind(config, game, ready).await?;
+    for adapter in platforms {
+        server = server.with_platform(adapter);
+    }
+    server.run(shutdown).await
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C); pass it to [`run`].

@@ -14,7 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::game::{Game, ScoreDelta, TurnInput, TurnOutput};
 pub use crate::messenger::{FakeBehaviour, FakeMessenger, FakeSend};
-use crate::model::{InboundMessage, Reply, Timestamp};
+pub use platform::{FakePlatform, RecordedRequest, ScriptedResponse};
+
+mod platform;
+use crate::model::{Button, InboundMessage, Reply, Timestamp};
 use crate::store::{PgStore, SqliteStore, Store, StoreOptions};
 
 /// A game that counts messages per chat: state `{"count": n, "last": text}`, one reply
@@ -23,6 +26,7 @@ use crate::store::{PgStore, SqliteStore, Store, StoreOptions};
 pub struct CounterGame {
     probe: Option<Arc<ConcurrencyProbe>>,
     delay: Duration,
+    buttons: bool,
 }
 
 impl CounterGame {
@@ -34,6 +38,13 @@ impl CounterGame {
     /// Reports every step to `probe`, which notices two steps of one chat at once.
     pub fn with_probe(mut self, probe: Arc<ConcurrencyProbe>) -> CounterGame {
         self.probe = Some(probe);
+        self
+    }
+
+    /// Adds the buttons `Hint` (`hint`) and `Skip` (`skip`) to every reply (messenger
+    /// adapter tests).
+    pub fn with_buttons(mut self) -> CounterGame {
+        self.buttons = true;
         self
     }
 
@@ -66,7 +77,23 @@ impl Game for CounterGame {
             + 1;
         TurnOutput {
             state: serde_json::json!({ "count": count, "last": message.text }),
-            replies: vec![Reply::text(format!("#{count}: {}", message.text))],
+            replies: vec![Reply {
+                text: format!("#{count}: {}", message.text),
+                buttons: if self.buttons {
+                    vec![
+                        Button {
+                            label: "Hint".into(),
+                            command: "hint".into(),
+                        },
+                        Button {
+                            label: "Skip".into(),
+                            command: "skip".into(),
+                        },
+                    ]
+                } else {
+                    Vec::new()
+                },
+            }],
             score_deltas: vec![ScoreDelta {
                 player_id: message.sender_id.clone(),
                 delta: 1,

@@ -122,6 +122,7 @@ fn post_json(uri: &str, body: &str) -> Request<Body> {
 fn webhook(body: &str, signature: &str) -> Request<Body> {
     Request::post("/webhooks/test")
         .header("x-signature", signature)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
         .body(Body::from(body.to_string()))
         .unwrap()
 }
@@ -516,4 +517,30 @@ async fn duplicate_delivery_runs_one_turn() {
     assert_eq!(state.metrics.turns(), 1);
     let (_, _, metrics) = send(&state, get("/metrics")).await;
     assert!(metrics.contains("fraser_messages_duplicate_total 2\n"));
+}
+
+#[tokio::test]
+async fn webhook_of_the_wrong_content_type_is_415_and_stores_nothing() {
+    let db = TestDb::sqlite().await;
+    let state = state(&db).await;
+    let body = r#"[{"chat": "c1", "id": "m1", "text": "hi"}]"#;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = Request::post("/webhooks/test").header("x-signature", "good");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(Body::from(body)).unwrap();
+        let (status, _, answer) = send(&state, request).await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        assert_eq!(error_code(&answer), "unsupported_media_type");
+    }
+    assert_eq!(state.store.stats().await.unwrap().inbox_pending, 0);
 }

@@ -12,6 +12,8 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     let index_dir = config.index.clone().context(
         "no index: give --index DIR (or FRASER_INDEX); build one with `fraser build DUMP --out DIR`",
     )?;
+    let platforms = server::messenger::from_env(&server::messenger::common::Env::process())
+        .context("invalid messenger settings")?;
     let index = open_index(&index_dir)?;
     let game = Arc::new(server::WordGames::over_index(Arc::clone(&index)));
     let ready: server::ReadinessHook = Arc::new(|| true);
@@ -21,7 +23,13 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
         .build()
         .context("failed to start the async runtime")?;
     runtime
-        .block_on(server::run(config, game, ready, server::shutdown_signal()))
+        .block_on(server::run(
+            config,
+            game,
+            ready,
+            platforms,
+            server::shutdown_signal(),
+        ))
         .context("server failed")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -31,6 +31,7 @@ pub(super) async fn receive(
         .messengers
         .inbound(&platform)
         .ok_or_else(|| unknown_platform(&platform))?;
+    check_content_type(&headers, inbound.content_types())?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge
@@ -50,20 +51,44 @@ pub(super) async fn receive(
         .map_err(|error| AppError::bad_request("malformed_body", error.0))?;
     let now = state.clock.now();
     let mut stored = 0;
-    for mut message in messages {
+    let mut messages = messages;
+    for message in &mut messages {
         // The route decides the platform: an adapter cannot write into another's chats.
         message.platform.clone_from(&platform);
         if message.received_at.as_millis() == 0 {
             message.received_at = now;
         }
-        let enqueued = state.store.enqueue(&message).await?;
+        let enqueued = state.store.enqueue(message).await?;
         state
             .metrics
             .message_received(enqueued == Enqueued::Duplicate);
         stored += usize::from(enqueued == Enqueued::New);
     }
     tracing::debug!(%platform, stored, "webhook stored");
+    if let Some(answer) = inbound.acknowledge(&headers, &body, &messages) {
+        return Ok(webhook_response(answer));
+    }
     Ok(Json(json!({ "ok": true })).into_response())
+}
+
+/// 415 unless the request's media type (without parameters) is one the platform posts.
+fn check_content_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), AppError> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = given.split(';').next().unwrap_or("").trim();
+    if accepted
+        .iter()
+        .any(|media_type| media_type.eq_ignore_ascii_case(essence))
+    {
+        return Ok(());
+    }
+    Err(AppError::UnsupportedMediaType(format!(
+        "expected {}, got {:?}",
+        accepted.join(" or "),
+        given
+    )))
 }
 
 pub(super) async fn subscription(

@@ -12,9 +12,18 @@ use axum::http::HeaderMap;
 use crate::model::{ChatAddress, InboundMessage, Reply};
 use crate::store::BoxFuture;
 
+pub mod botframework;
+pub mod common;
+pub mod discord;
+pub mod facebook;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) mod fake;
+pub mod line;
+pub mod slack;
+pub mod telegram;
+pub mod viber;
 pub(crate) mod web;
+pub mod whatsapp;
 
 #[cfg(any(test, feature = "testing"))]
 pub use fake::{FakeBehaviour, FakeMessenger, FakeSend};
@@ -111,6 +120,115 @@ pub trait Inbound: Send + Sync {
     fn verify_subscription(&self, _query: &str) -> Option<WebhookResponse> {
         None
     }
+
+    /// The content types the platform posts (compared without parameters, ignoring
+    /// case); any other answers 415 before the signature is checked.
+    fn content_types(&self) -> &'static [&'static str] {
+        &["application/json"]
+    }
+
+    /// The answer to a webhook once its messages are stored, instead of the plain
+    /// `{"ok":true}` (e.g. Discord's deferred interaction response, Telegram's
+    /// `answerCallbackQuery` in the webhook reply).
+    fn acknowledge(
+        &self,
+        _headers: &HeaderMap,
+        _raw_body: &[u8],
+        _messages: &[InboundMessage],
+    ) -> Option<WebhookResponse> {
+        None
+    }
+
+    /// Registers `url` as the webhook with the platform's own API (Telegram
+    /// `setWebhook`, Viber `set_webhook`, Discord slash commands...). Returns what was
+    /// done, for the operator.
+    fn register_webhook<'a>(
+        &'a self,
+        _url: &'a str,
+    ) -> BoxFuture<'a, Result<String, RegisterError>> {
+        let platform = self.platform().to_string();
+        Box::pin(async move {
+            Err(RegisterError(format!(
+                "{platform} has no webhook registration API: enter the URL in the platform's \
+                 developer console (see the README)"
+            )))
+        })
+    }
+}
+
+/// Registering a webhook with a platform failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RegisterError(pub String);
+
+/// One platform's adapter, registered as both its sender and its webhook handler.
+#[derive(Clone)]
+pub struct PlatformAdapter {
+    /// The sender.
+    pub messenger: Arc<dyn Messenger>,
+    /// The webhook handler.
+    pub inbound: Arc<dyn Inbound>,
+}
+
+impl PlatformAdapter {
+    /// Wraps an adapter that implements both sides.
+    pub fn new<T: Messenger + Inbound + 'static>(adapter: T) -> PlatformAdapter {
+        let adapter = Arc::new(adapter);
+        PlatformAdapter {
+            messenger: adapter.clone(),
+            inbound: adapter,
+        }
+    }
+
+    /// The platform name.
+    pub fn platform(&self) -> &str {
+        self.inbound.platform()
+    }
+}
+
+impl std::fmt::Debug for PlatformAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformAdapter")
+            .field("platform", &self.platform())
+            .finish()
+    }
+}
+
+type Builder = fn(&common::Env) -> Result<Option<PlatformAdapter>, common::SettingsError>;
+
+/// The names of every platform adapter, in the order [`from_env`] reads them.
+pub const PLATFORMS: [&str; 8] = [
+    "telegram",
+    "whatsapp",
+    "slack",
+    "line",
+    "discord",
+    "messenger",
+    "viber",
+    "botframework",
+];
+
+/// Builds the adapters of every platform whose secrets `env` sets (see the README:
+/// `FRASER_TELEGRAM_TOKEN`, ...). A half-configured platform is an error that names
+/// the missing variables.
+pub fn from_env(env: &common::Env) -> Result<Vec<PlatformAdapter>, common::SettingsError> {
+    let builders: [Builder; 8] = [
+        telegram::from_env,
+        whatsapp::from_env,
+        slack::from_env,
+        line::from_env,
+        discord::from_env,
+        facebook::from_env,
+        viber::from_env,
+        botframework::from_env,
+    ];
+    let mut adapters = Vec::new();
+    for build in builders {
+        if let Some(adapter) = build(env)? {
+            adapters.push(adapter);
+        }
+    }
+    Ok(adapters)
 }
 
 /// The enabled platforms: senders by platform name, webhook adapters by platform name.
@@ -131,6 +249,12 @@ impl Messengers {
         self.outbound
             .insert(messenger.platform().to_string(), messenger);
         self
+    }
+
+    /// Registers both sides of a platform adapter.
+    pub fn with_platform(self, adapter: PlatformAdapter) -> Messengers {
+        self.with_messenger(adapter.messenger)
+            .with_inbound(adapter.inbound)
     }
 
     /// Registers a webhook adapter (replacing one of the same platform).

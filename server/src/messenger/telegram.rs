@@ -1,0 +1,9 @@
+//! The telegram adapter.
+
+use super::PlatformAdapter;
+use super::common::{Env, SettingsError};
+
+/// Builds the telegram adapter when its settings are in `env`.
+pub fn from_env(_env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
+    Ok(None)
+}
