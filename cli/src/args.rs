@@ -78,6 +78,44 @@ pub enum Command {
     Serve(ServeArgs),
     /// Play in the terminal against an index (no server, no messenger account needed).
     Chat(ChatArgs),
+    /// Messenger webhooks: list the configured platforms, register a webhook URL.
+    ///
+    /// Platforms are configured by environment variables (FRASER_TELEGRAM_TOKEN, ...; see the
+    /// README); the same variables `fraser serve` reads.
+    ///
+    /// Examples:
+    ///   fraser webhook list
+    ///   fraser webhook register telegram --url https://bot.example.org/webhooks/telegram
+    #[command(verbatim_doc_comment)]
+    Webhook(WebhookArgs),
+}
+
+/// Arguments of `fraser webhook`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: WebhookAction,
+}
+
+/// `fraser webhook` actions.
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Print the platforms whose settings are present, with their webhook paths.
+    List,
+    /// Tell a platform to deliver its webhooks to URL, through the platform's own API
+    /// (Telegram setWebhook with the secret, Viber set_webhook, LINE endpoint, Discord
+    /// interactions endpoint and slash commands). Platforms without such an API say where
+    /// to enter the URL instead.
+    Register {
+        /// The platform: telegram, whatsapp, slack, line, discord, messenger, viber,
+        /// botframework.
+        platform: String,
+        /// The public HTTPS URL of this server's webhook, normally
+        /// https://HOST/webhooks/PLATFORM.
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// Arguments of `fraser serve` (the server's own settings).

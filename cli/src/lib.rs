@@ -32,5 +32,6 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
             cmd::serve::run(matches)
         }
         Command::Chat(args) => cmd::chat::run(&args),
+        Command::Webhook(args) => cmd::webhook::run(&args),
     }
 }

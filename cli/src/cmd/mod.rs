@@ -6,3 +6,4 @@ pub mod extract;
 pub mod query;
 pub mod sentences;
 pub mod serve;
+pub mod webhook;
