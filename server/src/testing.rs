@@ -15,8 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::game::{Game, ScoreDelta, TurnInput, TurnOutput};
 pub use crate::messenger::{FakeBehaviour, FakeMessenger, FakeSend};
 pub use platform::{FakePlatform, RecordedRequest, ScriptedResponse};
+pub use private_pg::PrivatePostgres;
 
 mod platform;
+mod private_pg;
 use crate::model::{Button, InboundMessage, Reply, Timestamp};
 use crate::store::{PgStore, SqliteStore, Store, StoreOptions};
 
