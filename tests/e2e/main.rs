@@ -5,4 +5,5 @@ mod extract;
 mod fixtures;
 mod game_flow;
 mod game_quality;
+mod messenger_flow;
 mod parts;
