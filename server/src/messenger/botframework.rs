@@ -126,7 +126,11 @@ fn settings_from_env(env: &Env) -> Result<Option<BotFrameworkSettings>, Settings
 /// Builds the Bot Framework adapter when `FRASER_BOTFRAMEWORK_APP_ID` and
 /// `FRASER_BOTFRAMEWORK_APP_PASSWORD` are set.
 pub fn from_env(env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
-    Ok(settings_from_env(env)?.map(|settings| PlatformAdapter::new(BotFramework::new(settings))))
+    let Some(mut settings) = settings_from_env(env)? else {
+        return Ok(None);
+    };
+    settings.limits = env.send_limits("BOTFRAMEWORK", settings.limits)?;
+    Ok(Some(PlatformAdapter::new(BotFramework::new(settings))))
 }
 
 /// The Bot Framework adapter: verifies and parses Activities, sends replies through the

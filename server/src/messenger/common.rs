@@ -74,6 +74,24 @@ impl Env {
         Ok(Some(Secret::new(text)))
     }
 
+    /// Returns the send limits of `platform` (upper case, e.g. `TELEGRAM`) from
+    /// `FRASER_{platform}_SEND_LIMITS`, or `default` when it is unset. The value is `off`
+    /// (no limits: for a local fake platform in load tests), `default`, or a comma list of
+    /// `per_chat=N` (per second), `per_group_minute=N` and `global=N` (per second);
+    /// keys left out have no limit.
+    pub fn send_limits(
+        &self,
+        platform: &str,
+        default: SendLimits,
+    ) -> Result<SendLimits, SettingsError> {
+        let name = format!("FRASER_{platform}_SEND_LIMITS");
+        let Some(value) = self.get(&name) else {
+            return Ok(default);
+        };
+        parse_send_limits(value.trim(), default)
+            .map_err(|problem| SettingsError(format!("{name}: {problem}")))
+    }
+
     /// Returns the API base URL from `name`, or `default`, without a trailing slash.
     pub fn api_url(&self, name: &str, default: &str) -> Result<String, SettingsError> {
         let url = self.get(name).unwrap_or_else(|| default.to_string());
@@ -85,6 +103,42 @@ impl Env {
         }
         Ok(url)
     }
+}
+
+fn parse_send_limits(value: &str, default: SendLimits) -> Result<SendLimits, String> {
+    match value {
+        "off" | "none" => return Ok(SendLimits::default()),
+        "default" => return Ok(default),
+        _ => {}
+    }
+    let mut limits = SendLimits::default();
+    for item in value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let (key, number) = item
+            .split_once('=')
+            .ok_or_else(|| format!("expected key=N, got {item:?}"))?;
+        let number: u32 = number
+            .trim()
+            .parse()
+            .ok()
+            .filter(|number| *number > 0)
+            .ok_or_else(|| format!("{key} needs a positive whole number, got {number:?}"))?;
+        match key.trim() {
+            "per_chat" => limits.per_chat = Some(number),
+            "per_group_minute" => limits.per_group_minute = Some(number),
+            "global" => limits.global = Some(number),
+            other => {
+                return Err(format!(
+                    "unknown key {other:?} (expected per_chat, per_group_minute, global, or \
+                     the word off or default)"
+                ));
+            }
+        }
+    }
+    Ok(limits)
 }
 
 /// Requires that either all of a platform's secrets are set or none: returns `Ok(None)`
@@ -535,6 +589,43 @@ mod tests {
         assert_eq!(env.secret("T").unwrap().unwrap().expose(), "s3cret");
         let missing = Env::from_map([("T_FILE", "/nonexistent/token")]);
         assert!(missing.secret("T").is_err());
+    }
+
+    #[test]
+    fn send_limits_can_be_set_or_turned_off() {
+        let default = SendLimits {
+            per_chat: Some(1),
+            per_group_minute: Some(20),
+            global: Some(30),
+        };
+        let env = Env::from_map([
+            ("FRASER_A_SEND_LIMITS", "off"),
+            ("FRASER_B_SEND_LIMITS", "global=100, per_chat=2"),
+            ("FRASER_C_SEND_LIMITS", "global=fast"),
+            ("FRASER_D_SEND_LIMITS", "burst=3"),
+        ]);
+        assert_eq!(env.send_limits("A", default), Ok(SendLimits::default()));
+        assert_eq!(
+            env.send_limits("B", default),
+            Ok(SendLimits {
+                per_chat: Some(2),
+                per_group_minute: None,
+                global: Some(100),
+            })
+        );
+        assert!(
+            env.send_limits("C", default)
+                .unwrap_err()
+                .0
+                .contains("FRASER_C_SEND_LIMITS")
+        );
+        assert!(
+            env.send_limits("D", default)
+                .unwrap_err()
+                .0
+                .contains("unknown key")
+        );
+        assert_eq!(env.send_limits("UNSET", default), Ok(default));
     }
 
     #[test]

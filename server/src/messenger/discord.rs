@@ -151,7 +151,7 @@ pub fn from_env(env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
         application_id: application_id.expose().to_string(),
         bot_token,
         api_url: env.api_url(ENV_API_URL, DEFAULT_API_URL)?,
-        limits: DiscordSettings::DEFAULT_LIMITS,
+        limits: env.send_limits("DISCORD", DiscordSettings::DEFAULT_LIMITS)?,
     };
     Ok(Some(PlatformAdapter::new(Discord::new(settings)?)))
 }

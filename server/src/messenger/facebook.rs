@@ -80,7 +80,7 @@ impl FacebookSettings {
             app_secret,
             verify_token,
             api_url: env.api_url("FRASER_MESSENGER_API_URL", DEFAULT_API_URL)?,
-            limits: DEFAULT_LIMITS,
+            limits: env.send_limits("MESSENGER", DEFAULT_LIMITS)?,
         }))
     }
 }

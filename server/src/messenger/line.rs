@@ -102,9 +102,9 @@ pub fn from_env(env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
         return Ok(None);
     };
     let api_url = env.api_url(API_URL_VAR, DEFAULT_API_URL)?;
-    Ok(Some(PlatformAdapter::new(Line::new(LineSettings::new(
-        token, secret, &api_url,
-    )))))
+    let mut settings = LineSettings::new(token, secret, &api_url);
+    settings.limits = env.send_limits("LINE", settings.limits)?;
+    Ok(Some(PlatformAdapter::new(Line::new(settings))))
 }
 
 /// The LINE adapter: webhook verification and parsing, and sending.

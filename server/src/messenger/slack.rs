@@ -157,7 +157,7 @@ pub fn from_env(env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
         bot_token,
         signing_secret,
         api_url,
-        limits: SlackSettings::DEFAULT_LIMITS,
+        limits: env.send_limits("SLACK", SlackSettings::DEFAULT_LIMITS)?,
     }))))
 }
 

@@ -97,10 +97,11 @@ pub fn from_env(env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
              (Telegram refuses others)"
         )));
     }
-    let settings = TelegramSettings {
+    let mut settings = TelegramSettings {
         api_url: env.api_url(API_URL_VAR, DEFAULT_API_URL)?,
         ..TelegramSettings::new(token, webhook_secret)
     };
+    settings.limits = env.send_limits("TELEGRAM", settings.limits)?;
     Ok(Some(PlatformAdapter::new(Telegram::new(settings))))
 }
 

@@ -109,7 +109,7 @@ pub fn from_env(env: &Env) -> Result<Option<PlatformAdapter>, SettingsError> {
         bot_name,
         api_url,
         welcome: DEFAULT_WELCOME.into(),
-        limits: SendLimits::default(),
+        limits: env.send_limits("VIBER", SendLimits::default())?,
     }))))
 }
 

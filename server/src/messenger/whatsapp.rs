@@ -85,7 +85,7 @@ impl WhatsAppSettings {
             app_secret,
             verify_token,
             api_url: env.api_url("FRASER_WHATSAPP_API_URL", DEFAULT_API_URL)?,
-            limits: DEFAULT_LIMITS,
+            limits: env.send_limits("WHATSAPP", DEFAULT_LIMITS)?,
         }))
     }
 }
