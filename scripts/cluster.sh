@@ -176,7 +176,7 @@ status() {
     else echo "$name: stopped"; fi
   done
   [ "$any" = 1 ] || echo "nothing started (no pid files in $dir)"
-  if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/readyz"; then
+  if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/readyz" 2>/dev/null; then
     echo "nginx: http://127.0.0.1:$port/ answers"
   fi
 }
