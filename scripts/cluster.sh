@@ -6,6 +6,10 @@
 #   scripts/cluster.sh up       build, start everything, wait until it answers
 #   scripts/cluster.sh status   what runs (by pid) and whether nginx answers
 #   scripts/cluster.sh down     stop exactly what `up` started (by pid)
+# and, for the fault scripts:
+#   scripts/cluster.sh kill-server N | start-server N   kill -9 / start server N (1-based)
+#   scripts/cluster.sh restart-postgres                  fast restart of PostgreSQL
+#   scripts/cluster.sh fake MODE                         fake platform: ok|error|limit|hang
 #
 # Settings (environment):
 #   FRASER_CLUSTER_DIR    state, pids and logs           (default out/cluster)
@@ -15,6 +19,7 @@
 #   FRASER_CLUSTER_FAKE_PORT     fake platform port       (default 18090)
 #   FRASER_CLUSTER_INDEX  index directory (built from the bundled sample when missing;
 #                         default out/index)
+#   FRASER_CLUSTER_PROFILE  cargo profile of the binaries: release (default) or dev
 # Webhooks: POST http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram with the header
 # X-Telegram-Bot-Api-Secret-Token: cluster-secret. Replies land in $DIR/fake-requests.jsonl.
 set -euo pipefail
@@ -31,6 +36,12 @@ pg_port=${FRASER_CLUSTER_PG_PORT:-15432}
 fake_port=${FRASER_CLUSTER_FAKE_PORT:-18090}
 index=${FRASER_CLUSTER_INDEX:-out/index}
 secret=cluster-secret
+profile=${FRASER_CLUSTER_PROFILE:-release}
+case "$profile" in
+  release) bin=target/release; profile_flag=--release ;;
+  dev|debug) bin=target/debug; profile_flag= ;;
+  *) echo "cluster: FRASER_CLUSTER_PROFILE must be release or dev" >&2; exit 2 ;;
+esac
 dump=data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
 
 say() { echo "cluster: $*" >&2; }
@@ -95,7 +106,7 @@ start_server() { # n port
   FRASER_TELEGRAM_WEBHOOK_SECRET="$secret" \
   FRASER_TELEGRAM_API_URL="http://127.0.0.1:$fake_port" \
   FRASER_TELEGRAM_SEND_LIMITS="${FRASER_CLUSTER_SEND_LIMITS:-off}" \
-    nohup target/release/fraser serve >>"$dir/logs/server$n.log" 2>&1 &
+    nohup "$bin/fraser" serve >>"$dir/logs/server$n.log" 2>&1 &
   echo $! > "$dir/server$n.pid"
 }
 
@@ -137,16 +148,18 @@ write_nginx_conf() {
 up() {
   need_nginx
   mkdir -p "$dir/logs"
-  say "building (release)"
-  cargo build --release --locked -q -p cli -p integration-tests --bin fraser --bin fraser-fake-platform
+  say "building ($profile)"
+  # shellcheck disable=SC2086
+  cargo build $profile_flag --locked -q -p cli -p integration-tests \
+    --bin fraser --bin fraser-fake-platform --bin fraser-webhook-load
   if [ ! -f "$index/manifest.json" ]; then
     say "building the index of the bundled sample into $index"
-    target/release/fraser -q build "$dump" --out "$index"
+    "$bin/fraser" -q build "$dump" --out "$index"
   fi
   index=$(cd "$index" && pwd)
   start_postgres
   if ! alive "$dir/fake.pid"; then
-    nohup target/release/fraser-fake-platform --listen "127.0.0.1:$fake_port" \
+    nohup "$bin/fraser-fake-platform" --listen "127.0.0.1:$fake_port" \
       --log "$dir/fake-requests.jsonl" >>"$dir/logs/fake.log" 2>&1 &
     echo $! > "$dir/fake.pid"
   fi
@@ -162,6 +175,8 @@ up() {
   wait_http "http://127.0.0.1:$port/readyz" 10 || { say "nginx does not answer; see $dir/logs"; exit 1; }
   wait_http "http://127.0.0.1:$fake_port/_fake/stats" 10 || { say "the fake platform does not answer"; exit 1; }
   echo "$port" > "$dir/port"
+  echo "$pg_port" > "$dir/pg_port"
+  echo "$bin" > "$dir/bin"
   say "up: http://127.0.0.1:$port/ (web chat), webhooks at /webhooks/telegram (secret $secret)"
   say "state and logs in $dir"
 }
@@ -204,9 +219,30 @@ down() {
   say "down"
 }
 
+server_port() { # n
+  local n=0 p
+  for p in $server_ports; do n=$((n + 1)); [ "$n" = "$1" ] && { echo "$p"; return 0; }; done
+  say "no server $1 (ports: $server_ports)"; exit 2
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: scripts/cluster.sh up|down|status" >&2; exit 2 ;;
+  kill-server)
+    p=$(server_port "${2:?server number}")
+    if alive "$dir/server$2.pid"; then kill -KILL "$(cat "$dir/server$2.pid")"; fi
+    rm -f "$dir/server$2.pid" ;;
+  start-server)
+    p=$(server_port "${2:?server number}")
+    index=$(cd "$index" && pwd)
+    start_server "$2" "$p"
+    wait_http "http://127.0.0.1:$p/readyz" 60 || { say "server $2 did not get ready"; exit 1; } ;;
+  restart-postgres)
+    fraser_pg_as "$(cat "$dir/pg/bindir")/pg_ctl" -D "$dir/pg/data" -m fast -w restart \
+      -o "-h 127.0.0.1 -p $pg_port -k $dir/pg -c max_connections=300" >/dev/null
+    head -1 "$dir/pg/data/postmaster.pid" > "$dir/postgres.pid" ;;
+  fake)
+    curl -fsS -X POST "http://127.0.0.1:$fake_port/_fake/mode/${2:?mode}" >/dev/null ;;
+  *) echo "usage: scripts/cluster.sh up|down|status|kill-server N|start-server N|restart-postgres|fake MODE" >&2; exit 2 ;;
 esac
