@@ -46,7 +46,7 @@ dump=data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
 
 say() { echo "cluster: $*" >&2; }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 wait_http() { # url seconds
   local i
