@@ -31,7 +31,10 @@ use tokio::sync::Semaphore;
 
 /// Command line.
 #[derive(Debug, Parser)]
-#[command(name = "fraser-loadgen", about = "Bounded loopback load test of one Fraser server")]
+#[command(
+    name = "fraser-loadgen",
+    about = "Bounded loopback load test of one Fraser server"
+)]
 struct Args {
     /// `postgres` (a fresh database on the server of DATABASE_URL) or `sqlite`.
     #[arg(long, default_value = "postgres")]
@@ -160,15 +163,16 @@ fn millis(duration: Duration) -> f64 {
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "?".into())
 }
 
-async fn send_all(
-    addr: SocketAddr,
-    args: &Args,
-    started: Instant,
-) -> Result<Vec<Timing>, String> {
+async fn send_all(addr: SocketAddr, args: &Args, started: Instant) -> Result<Vec<Timing>, String> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(30))
@@ -341,7 +345,10 @@ fn run(args: &Args) -> Result<bool, String> {
             // "#{count}: s{sequence}"
             let parsed = text.strip_prefix('#').and_then(|rest| {
                 let (count, sequence) = rest.split_once(": s")?;
-                Some((count.parse::<usize>().ok()?, sequence.parse::<usize>().ok()?))
+                Some((
+                    count.parse::<usize>().ok()?,
+                    sequence.parse::<usize>().ok()?,
+                ))
             });
             let Some((count, sequence)) = parsed else {
                 strange += 1;
@@ -359,9 +366,8 @@ fn run(args: &Args) -> Result<bool, String> {
                 // Turn n ran message `sequence`: fine only if the two were in flight
                 // together (then the server saw them in either order).
                 let previous = index.checked_sub(args.chats);
-                let overlapped = previous.is_some_and(|previous| {
-                    timings[index].scheduled < timings[previous].acked
-                });
+                let overlapped = previous
+                    .is_some_and(|previous| timings[index].scheduled < timings[previous].acked);
                 if !overlapped {
                     order_violations += 1;
                 }
