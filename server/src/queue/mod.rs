@@ -82,7 +82,7 @@ impl Default for QueueSettings {
             turn_retry_max: Duration::from_secs(60),
             send_lease: Duration::from_secs(60),
             send_timeout: Duration::from_secs(10),
-            send_batch: 16,
+            send_batch: 128,
             max_send_failures: 8,
             send_retry_base: Duration::from_secs(1),
             send_retry_max: Duration::from_secs(300),

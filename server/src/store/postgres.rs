@@ -399,17 +399,24 @@ impl PgStore {
                 .bind(now.0)
                 .fetch_all(&mut *tx)
                 .await?;
-            let versions: Vec<i64> = rows
-                .iter()
-                .map(|row| row.try_get("t_version"))
-                .collect::<Result<_, _>>()?;
-            if versions.len() != stepped.len() {
-                return Err(StoreError::Corrupt {
-                    table: "fraser_save_turns",
-                    reason: "one row per saved turn expected".into(),
-                });
+            // t_index: 1-based position in `saves` (= in `stepped`).
+            let mut versions: Vec<Option<i64>> = stepped.iter().map(|_| None).collect();
+            for row in &rows {
+                let slot = usize::try_from(row.try_get::<i32, _>("t_index")?)
+                    .ok()
+                    .and_then(|one_based| one_based.checked_sub(1))
+                    .and_then(|index| versions.get_mut(index));
+                if let Some(slot) = slot {
+                    *slot = Some(row.try_get("t_version")?);
+                }
             }
             for (((position, _), output), version) in stepped.iter().zip(&outputs).zip(versions) {
+                let Some(version) = version else {
+                    return Err(StoreError::Corrupt {
+                        table: "fraser_save_turns",
+                        reason: "a saved turn has no new version".into(),
+                    });
+                };
                 outcomes[*position] = Ok(TurnDone {
                     version,
                     replies: output.replies.len(),
