@@ -71,7 +71,8 @@ END $$;
 
 -- Starts several turns inside the caller's transaction, as fraser_begin_turn does for
 -- one, with one statement per step for the whole batch. p_turns is a jsonb array of
--- {platform, chat_id, inbox_id, token, is_group, sender_id, sender_name}, one per chat,
+-- {n, platform, chat_id, inbox_id, token, is_group, sender_id, sender_name} (n: the
+-- 1-based position), one per chat,
 -- sorted by chat (so concurrent batches lock chats in one order). A turn whose claim
 -- still holds (same token, message pending) gets its claim row locked, its chat and
 -- sender's player record created if new (the sender's name refreshed), its chat row
@@ -80,14 +81,18 @@ END $$;
 -- wrote nothing.
 CREATE FUNCTION fraser_begin_turns(p_turns jsonb, p_top integer)
 RETURNS TABLE (t_index integer, t_state jsonb, t_version bigint, t_scores jsonb)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- The batch is small and the tables are large: always look rows up by key (the planner
+-- cannot know the batch's size and would scan whole tables).
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+AS $$
 DECLARE
     v_held bigint[];
 BEGIN
     SELECT coalesce(array_agg(h.n), '{}') INTO v_held
     FROM (
         SELECT t.n
-        FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+        FROM jsonb_to_recordset(p_turns)
              AS t(platform text, chat_id text, inbox_id bigint, token bigint, n bigint)
         JOIN inbox_chats q ON q.platform = t.platform AND q.chat_id = t.chat_id
         JOIN inbox i ON i.id = t.inbox_id
@@ -102,7 +107,7 @@ BEGIN
 
     INSERT INTO chats AS c (platform, chat_id, is_group)
     SELECT t.platform, t.chat_id, t.is_group
-    FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+    FROM jsonb_to_recordset(p_turns)
          AS t(platform text, chat_id text, is_group boolean, n bigint)
     WHERE t.n = ANY (v_held)
     ORDER BY t.n
@@ -110,7 +115,7 @@ BEGIN
 
     INSERT INTO players AS p (platform, chat_id, player_id, name)
     SELECT t.platform, t.chat_id, t.sender_id, t.sender_name
-    FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+    FROM jsonb_to_recordset(p_turns)
          AS t(platform text, chat_id text, sender_id text, sender_name text, n bigint)
     WHERE t.n = ANY (v_held)
     ORDER BY t.n
@@ -132,7 +137,7 @@ BEGIN
                  WHERE p.platform = t.platform AND p.chat_id = t.chat_id
                    AND p.player_id = t.sender_id)
             ) s)
-    FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+    FROM jsonb_to_recordset(p_turns)
          AS t(platform text, chat_id text, sender_id text, n bigint)
     JOIN chats c ON c.platform = t.platform AND c.chat_id = t.chat_id
     WHERE t.n = ANY (v_held)
@@ -142,21 +147,24 @@ END $$;
 
 -- Finishes several turns inside the caller's transaction (after fraser_begin_turns),
 -- as fraser_save_turn does for one, with one statement per step for the whole batch.
--- p_turns is a jsonb array of {platform, chat_id, inbox_id, version, state, replies,
--- deltas, is_group, reply_context}, one per chat: saves each state with version + 1,
+-- p_turns is a jsonb array of {n, platform, chat_id, inbox_id, version, state, replies,
+-- deltas, is_group, reply_context} (n: the 1-based position), one per chat: saves each state with version + 1,
 -- queues the replies (in turn order, then reply order, so ids follow them), applies
 -- the score deltas, marks the messages done and releases the chats. Returns each
 -- turn's new version with its 1-based position. Raises if a chat is not at the given
 -- version (the server then runs the batch's turns one by one).
 CREATE FUNCTION fraser_save_turns(p_turns jsonb, p_now_ms bigint)
 RETURNS TABLE (t_index integer, t_version bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+AS $$
 DECLARE
     v_saved integer;
 BEGIN
     RETURN QUERY
-    UPDATE chats c SET state = t.state, version = c.version + 1
-    FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+    -- A JSON null in a jsonb field comes out as SQL NULL: store it as JSON null.
+    UPDATE chats c SET state = coalesce(t.state, 'null'), version = c.version + 1
+    FROM jsonb_to_recordset(p_turns)
          AS t(platform text, chat_id text, version bigint, state jsonb, n bigint)
     WHERE c.platform = t.platform AND c.chat_id = t.chat_id AND c.version = t.version
     RETURNING t.n::integer, c.version;
@@ -168,9 +176,9 @@ BEGIN
 
     INSERT INTO outbox (platform, chat_id, inbox_id, is_group, reply_context, reply,
                         next_attempt_ms)
-    SELECT t.platform, t.chat_id, t.inbox_id, t.is_group, t.reply_context, r.value,
-           p_now_ms
-    FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+    SELECT t.platform, t.chat_id, t.inbox_id, t.is_group, coalesce(t.reply_context, 'null'),
+           r.value, p_now_ms
+    FROM jsonb_to_recordset(p_turns)
          AS t(platform text, chat_id text, inbox_id bigint, is_group boolean,
               reply_context jsonb, replies jsonb, n bigint)
     CROSS JOIN LATERAL jsonb_array_elements(t.replies) WITH ORDINALITY AS r(value, k)
@@ -178,7 +186,7 @@ BEGIN
 
     INSERT INTO players AS p (platform, chat_id, player_id, name, score)
     SELECT t.platform, t.chat_id, d.player_id, d.player_id, d.delta
-    FROM jsonb_to_recordset(p_turns) WITH ORDINALITY
+    FROM jsonb_to_recordset(p_turns)
          AS t(platform text, chat_id text, deltas jsonb, n bigint)
     CROSS JOIN LATERAL (
         SELECT e->>'player_id' AS player_id, sum((e->>'delta')::bigint) AS delta

@@ -282,6 +282,12 @@ impl PgStore {
                 }
                 Err(error) if error.is_unavailable() => return Err(error),
                 Err(error) => {
+                    // A bug in the batched SQL (syntax, types, constraints) would hide
+                    // behind the fallback: make it fail the tests instead.
+                    debug_assert!(
+                        !is_sql_bug(&error),
+                        "the batched turn SQL failed: {error:?}"
+                    );
                     // Isolate the failure: every turn on its own.
                     tracing::warn!(%error, turns = batch.len(), "turn batch failed; running its turns one by one");
                     alone.append(&mut batch);
@@ -312,10 +318,12 @@ impl PgStore {
     ) -> Result<BatchOutcome, StoreError> {
         let begins: Vec<serde_json::Value> = batch
             .iter()
-            .map(|&index| {
+            .enumerate()
+            .map(|(position, &index)| {
                 let claim = &claims[index];
                 let message = &claim.message;
                 serde_json::json!({
+                    "n": position + 1,
                     "platform": message.platform,
                     "chat_id": message.chat_id,
                     "inbox_id": claim.inbox_id,
@@ -380,6 +388,7 @@ impl PgStore {
             let claim = &claims[batch[*position]];
             let message = &claim.message;
             saves.push(serde_json::json!({
+                "n": saves.len() + 1,
                 "platform": message.platform,
                 "chat_id": message.chat_id,
                 "inbox_id": claim.inbox_id,
@@ -466,6 +475,21 @@ impl PgStore {
                 }
             })
             .collect())
+    }
+}
+
+/// Whether `error` is PostgreSQL reporting a mistake in the statement itself (syntax
+/// or access rule violation, data exception, integrity constraint violation).
+fn is_sql_bug(error: &StoreError) -> bool {
+    match error {
+        StoreError::Database(sqlx::Error::Database(db_error)) => {
+            db_error.code().is_some_and(|code| {
+                ["42", "22", "23"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+            })
+        }
+        _ => false,
     }
 }
 
