@@ -8,8 +8,12 @@
 //! `--chats` chats, and waits until every reply is delivered. It prints one table row:
 //! acknowledgement latency (from the request's scheduled send time to its answer, so a
 //! client that falls behind does not hide the server's delay), end-to-end completed
-//! turns/s (first request to last reply delivered), and the checks: every message got
-//! exactly one reply, and each chat's replies came in order.
+//! turns/s (first request to last reply delivered), the CPU time spent per turn by
+//! this process (server, client and fake messenger together) and by the PostgreSQL
+//! backends serving it, with the turns/s that 2 CPU-seconds per second of that work
+//! would give (a machine-load-independent estimate for 2 idle cores; client work is
+//! included, so it is conservative), and the checks: every message got exactly one
+//! reply, and each chat's replies came in order.
 //!
 //! Only loopback traffic; the run is bounded by `--messages` and `--timeout-secs`.
 //! Build with `--features testing` (see `scripts/bench-server.sh`).
@@ -161,6 +165,40 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// CPU time (user + system) of a process so far, from `/proc/<pid>/stat`, in clock
+/// ticks (1/100 s on Linux).
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name: state is field 3; utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU ticks of the PostgreSQL backends serving the database at `url` (this machine
+/// only), by process id.
+async fn backend_ticks(url: &str) -> HashMap<String, u64> {
+    use sqlx::Connection;
+    let mut ticks = HashMap::new();
+    let Ok(mut connection) = sqlx::PgConnection::connect(url).await else {
+        return ticks;
+    };
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap_or_default();
+    for pid in pids {
+        let pid = pid.to_string();
+        if let Some(value) = cpu_ticks(&pid) {
+            ticks.insert(pid, value);
+        }
+    }
+    let _ = connection.close().await;
+    ticks
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|text| {
@@ -297,6 +335,13 @@ fn run(args: &Args) -> Result<bool, String> {
         Ok::<_, String>((addr, running))
     })?;
 
+    let postgres = args.store == "postgres";
+    let db_ticks_before = if postgres {
+        server_runtime.block_on(backend_ticks(db.url()))
+    } else {
+        HashMap::new()
+    };
+    let own_ticks_before = cpu_ticks("self").unwrap_or(0);
     let started = Instant::now();
     let timings = client_runtime.block_on(send_all(addr, args, started))?;
     let sent_in = timings
@@ -316,6 +361,18 @@ fn run(args: &Args) -> Result<bool, String> {
         std::thread::sleep(Duration::from_millis(2));
     }
     let completed_in = started.elapsed();
+    // CPU spent on the run: this process (server, client, fake messenger) and the
+    // database backends serving it. Other processes on the machine do not count.
+    let own_ticks = cpu_ticks("self").unwrap_or(0) - own_ticks_before;
+    let db_ticks: u64 = if postgres {
+        server_runtime
+            .block_on(backend_ticks(db.url()))
+            .into_iter()
+            .map(|(pid, ticks)| ticks - db_ticks_before.get(&pid).copied().unwrap_or(0).min(ticks))
+            .sum()
+    } else {
+        0
+    };
     // Late duplicates would show up here.
     std::thread::sleep(Duration::from_millis(300));
     let _ = stop.send(());
@@ -386,6 +443,10 @@ fn run(args: &Args) -> Result<bool, String> {
         .collect();
     latencies.sort_unstable();
     let turns_per_sec = accepted as f64 / completed_in.as_secs_f64();
+    // 1 tick = 10 ms.
+    let own_ms_per_turn = own_ticks as f64 * 10.0 / accepted.max(1) as f64;
+    let db_ms_per_turn = db_ticks as f64 * 10.0 / accepted.max(1) as f64;
+    let two_core_estimate = 2000.0 / (own_ms_per_turn + db_ms_per_turn).max(0.001);
     let ok = !timed_out
         && rejected == 0
         && missing == 0
@@ -394,14 +455,14 @@ fn run(args: &Args) -> Result<bool, String> {
         && strange == 0;
     if args.header {
         println!(
-            "| run | store | messages | chats | rate req/s | sent in s | ack p50 ms | ack p99 ms | ack max ms | turns/s e2e | rejected | missing | dup | order | load avg | ok |"
+            "| run | store | messages | chats | rate req/s | sent in s | ack p50 ms | ack p99 ms | ack max ms | turns/s e2e | CPU ms/turn fraser + db | turns/s per 2 CPU-s | rejected | missing | dup | order | load avg | ok |"
         );
         println!(
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
         );
     }
     println!(
-        "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} + {:.2} | {:.0} | {} | {} | {} | {} | {} | {} |",
         args.label,
         args.store,
         args.messages,
@@ -416,6 +477,9 @@ fn run(args: &Args) -> Result<bool, String> {
         millis(percentile(&latencies, 99.0)),
         millis(latencies.last().copied().unwrap_or_default()),
         turns_per_sec,
+        own_ms_per_turn,
+        db_ms_per_turn,
+        two_core_estimate,
         rejected,
         missing,
         duplicated,
