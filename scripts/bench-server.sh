@@ -12,6 +12,8 @@
 #   PGBENCH_SECS (15) PGBENCH_CLIENTS (8)
 #   DATABASE_URL               a PostgreSQL where databases can be created (else
 #                              scripts/lib/postgres.sh finds or starts one)
+#   LOADGEN                    a fraser-loadgen binary to use instead of building one
+#                              (e.g. one built from an older commit, for before/after)
 # Only loopback traffic; every run is bounded in messages and time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +31,11 @@ pgbench_secs=${PGBENCH_SECS:-15}
 pgbench_clients=${PGBENCH_CLIENTS:-8}
 target=${CARGO_TARGET_DIR:-target}
 
-cargo build --release --locked -q -p server --features testing --bin fraser-loadgen
-loadgen=$target/release/fraser-loadgen
+loadgen=${LOADGEN:-}
+if [ -z "$loadgen" ]; then
+  cargo build --release --locked -q -p server --features testing --bin fraser-loadgen
+  loadgen=$target/release/fraser-loadgen
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
