@@ -81,7 +81,8 @@ INSERT INTO bench_outbox (platform, chat_id, reply)
     VALUES ('load', 'c' || :chat, '{"text": "#1: hello"}');
 END;
 SQL
-pgbench -n -q -c "$pgbench_clients" -j 2 -T "$pgbench_secs" -f "$out/turn.sql" "$bench_url" >"$out/pgbench" 2>&1
+pgbench -n -c "$pgbench_clients" -j 2 -T "$pgbench_secs" -f "$out/turn.sql" "$bench_url" >"$out/pgbench" 2>&1 || {
+  echo "bench: pgbench failed:" >&2; cat "$out/pgbench" >&2; exit 1; }
 tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out/pgbench" | head -1)
 echo "pgbench: $pgbench_clients clients, ${pgbench_secs}s, one bot-shaped transaction: $tps tx/s"
 
