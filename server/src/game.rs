@@ -101,34 +101,65 @@ pub(crate) async fn step_blocking(
     game: Arc<dyn Game>,
     request: StepRequest,
 ) -> Result<TurnOutput, String> {
-    let joined = tokio::task::spawn_blocking(move || {
-        let message = &request.message;
-        let seed = turn_seed(&message.platform, &message.chat_id, &message.message_id);
-        let mut output = game.step(TurnInput {
-            state: &request.state,
-            version: request.version,
-            message,
-            now: request.now,
-            seed,
-            scores: &request.scores,
-        });
-        output.score_deltas = merge_deltas(std::mem::take(&mut output.score_deltas));
-        output
-    })
-    .await;
+    let joined = tokio::task::spawn_blocking(move || step_now(game.as_ref(), &request)).await;
     joined.map_err(|join_error| {
         if join_error.is_panic() {
-            let payload = join_error.into_panic();
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|text| text.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic".to_string());
-            format!("game step panicked: {text}")
+            panic_text(join_error.into_panic().as_ref())
         } else {
             "game step was cancelled".to_string()
         }
     })
+}
+
+/// Runs several game steps, one after the other, in one task on tokio's blocking
+/// pool. Each step is isolated: a panicking step gives `Err` with its panic message,
+/// the others still run.
+pub(crate) async fn step_many_blocking(
+    game: Arc<dyn Game>,
+    requests: Vec<StepRequest>,
+) -> Vec<Result<TurnOutput, String>> {
+    let count = requests.len();
+    let joined = tokio::task::spawn_blocking(move || {
+        requests
+            .into_iter()
+            .map(|request| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    step_now(game.as_ref(), &request)
+                }))
+                .map_err(|payload| panic_text(payload.as_ref()))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    joined.unwrap_or_else(|_| {
+        (0..count)
+            .map(|_| Err("game step was cancelled".to_string()))
+            .collect()
+    })
+}
+
+fn step_now(game: &dyn Game, request: &StepRequest) -> TurnOutput {
+    let message = &request.message;
+    let seed = turn_seed(&message.platform, &message.chat_id, &message.message_id);
+    let mut output = game.step(TurnInput {
+        state: &request.state,
+        version: request.version,
+        message,
+        now: request.now,
+        seed,
+        scores: &request.scores,
+    });
+    output.score_deltas = merge_deltas(std::mem::take(&mut output.score_deltas));
+    output
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_string());
+    format!("game step panicked: {text}")
 }
 
 /// Sums deltas per player (one row update per player), dropping zero sums, sorted by id.

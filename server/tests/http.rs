@@ -544,3 +544,67 @@ async fn webhook_of_the_wrong_content_type_is_415_and_stores_nothing() {
     }
     assert_eq!(state.store.stats().await.unwrap().inbox_pending, 0);
 }
+
+/// Concurrent webhooks share inbox commits (the batching task): every request is
+/// answered 200 once its own messages are stored, each message is stored once (also
+/// when redelivered concurrently), and a request's messages keep their order.
+async fn concurrent_webhooks_share_commits(db: TestDb) {
+    let state = state(&db).await;
+    let mut requests = tokio::task::JoinSet::new();
+    for index in 0..64 {
+        let state = state.clone();
+        // Request i carries two messages of chat c{i % 16}; every fourth request is
+        // a redelivery of the request before it.
+        let source = if index % 4 == 3 { index - 1 } else { index };
+        let chat = source % 16;
+        let body = format!(
+            r#"[{{"chat":"c{chat}","id":"m{source}a","text":"first {source}"}},{{"chat":"c{chat}","id":"m{source}b","text":"second {source}"}}]"#
+        );
+        requests.spawn(async move { send(&state, webhook(&body, "good")).await.0 });
+    }
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    // 48 distinct requests of two messages.
+    assert_eq!(state.store.stats().await.unwrap().inbox_pending, 96);
+    let (_, _, metrics) = send(&state, get("/metrics")).await;
+    assert!(
+        metrics.contains("fraser_messages_duplicate_total 32\n"),
+        "{metrics}"
+    );
+    drain(&state).await;
+    assert_eq!(state.store.stats().await.unwrap().inbox_pending, 0);
+    for chat in 0..16 {
+        let texts: Vec<String> = state
+            .store
+            .outbox_entries("test", &format!("c{chat}"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.reply.text)
+            .collect();
+        // Each request's "first" turn comes before its "second" (concurrent requests
+        // of one chat have no order between them, so their messages may interleave).
+        let sources: Vec<usize> = (chat..64)
+            .step_by(16)
+            .filter(|source| source % 4 != 3)
+            .collect();
+        assert_eq!(texts.len(), 2 * sources.len(), "{texts:?}");
+        let position = |needle: &str| texts.iter().position(|text| text.ends_with(needle));
+        for source in sources {
+            let first = position(&format!(": first {source}")).unwrap();
+            let second = position(&format!(": second {source}")).unwrap();
+            assert!(first < second, "{texts:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_webhooks_share_commits_with_sqlite() {
+    concurrent_webhooks_share_commits(TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_webhooks_share_commits_with_postgres() {
+    concurrent_webhooks_share_commits(TestDb::postgres().await).await;
+}

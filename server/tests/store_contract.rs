@@ -734,6 +734,239 @@ async fn purge_and_web_replies(db: &TestDb) {
     assert_eq!(count_of(db, "g").await, 1);
 }
 
+async fn enqueue_batch_dedupes_and_keeps_order(db: &TestDb) {
+    let store = &db.store;
+    assert!(store.enqueue_batch(&[]).await.unwrap().is_empty());
+    store
+        .enqueue(&message("fake", "a", "m0", "zero"))
+        .await
+        .unwrap();
+    let batch = [
+        message("fake", "a", "m1", "one"),
+        message("fake", "b", "m2", "two"),
+        message("fake", "a", "m0", "zero again"),
+        message("fake", "a", "m3", "three"),
+        message("fake", "b", "m2", "two again"),
+        message("other", "a", "m1", "another platform"),
+    ];
+    use Enqueued::{Duplicate, New};
+    assert_eq!(
+        store.enqueue_batch(&batch).await.unwrap(),
+        vec![New, New, Duplicate, New, Duplicate, New]
+    );
+    assert_eq!(store.stats().await.unwrap().inbox_pending, 5);
+    // A redelivery of the whole batch stores nothing.
+    assert_eq!(
+        store.enqueue_batch(&batch).await.unwrap(),
+        vec![Duplicate; batch.len()]
+    );
+    assert_eq!(store.stats().await.unwrap().inbox_pending, 5);
+    // Each chat's messages run in the order given.
+    let mut texts = Vec::new();
+    while let Some(claim) = store.claim_turn("w", T0, LEASE).await.unwrap() {
+        texts.push(format!("{}/{}", claim.message.chat_id, claim.message.text));
+        store.run_turn(&claim, counter(), T0).await.unwrap();
+    }
+    let chat_a: Vec<&String> = texts.iter().filter(|t| t.starts_with("a/")).collect();
+    assert_eq!(
+        chat_a,
+        vec!["a/zero", "a/one", "a/three", "a/another platform"]
+    );
+    let replies: Vec<String> = store
+        .outbox_entries("fake", "a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.reply.text)
+        .collect();
+    assert_eq!(replies, vec!["#1: zero", "#2: one", "#3: three"]);
+    assert_eq!(count_of(db, "b").await, 1);
+}
+
+async fn batched_claims_and_turns(db: &TestDb) {
+    let store = &db.store;
+    assert!(
+        store
+            .claim_turns("w", T0, LEASE, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for (chat, id) in [("x", "x1"), ("y", "y1"), ("x", "x2"), ("z", "z1")] {
+        store.enqueue(&message("fake", chat, id, id)).await.unwrap();
+    }
+    let y1 = store.claim_turn("w0", T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(y1.message.message_id, "x1");
+    // Chat x is held: the batch gets each other chat's oldest message, oldest first.
+    let claims = store.claim_turns("w1", T0, LEASE, 10).await.unwrap();
+    let ids: Vec<&str> = claims
+        .iter()
+        .map(|claim| claim.message.message_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["y1", "z1"]);
+    assert!(claims.iter().all(|claim| claim.attempts == 1));
+    assert!(
+        store
+            .claim_turns("w2", T0, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_turns("w2", T0, LEASE, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let x1 = y1;
+    let outcomes = store.run_turns(&claims, counter(), T0).await.unwrap();
+    assert_eq!(outcomes.len(), 2);
+    for outcome in &outcomes {
+        let done = outcome.as_ref().unwrap();
+        assert_eq!((done.version, done.replies), (1, 1));
+    }
+    assert_eq!(count_of(db, "y").await, 1);
+    assert_eq!(count_of(db, "z").await, 1);
+    assert!(
+        store
+            .run_turns(&[], counter(), T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Fencing per turn: x1's lease expires and another worker takes it over; a batch
+    // holding the stale claim writes nothing for it and commits the others.
+    store
+        .enqueue(&message("fake", "y", "y2", "y2"))
+        .await
+        .unwrap();
+    let later = T0.plus(Duration::from_secs(31));
+    let taken = store.claim_turns("w3", later, LEASE, 1).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].message.message_id, "x1");
+    assert_eq!(taken[0].attempts, 2);
+    let y2 = store.claim_turns("w1", later, LEASE, 5).await.unwrap();
+    assert_eq!(y2.len(), 1);
+    assert_eq!(y2[0].message.message_id, "y2");
+    let stale_and_fresh = [x1.clone(), y2[0].clone()];
+    let outcomes = store
+        .run_turns(&stale_and_fresh, counter(), later)
+        .await
+        .unwrap();
+    assert!(matches!(outcomes[0], Err(StoreError::Fenced)));
+    assert_eq!(outcomes[1].as_ref().unwrap().version, 2);
+    assert_eq!(count_of(db, "y").await, 2);
+    let outcomes = store.run_turns(&taken, counter(), later).await.unwrap();
+    assert_eq!(outcomes[0].as_ref().unwrap().version, 1);
+    assert!(matches!(
+        store.run_turn(&x1, counter(), later).await,
+        Err(StoreError::Fenced)
+    ));
+    // x2 follows x1.
+    let x2 = store.claim_turns("w1", later, LEASE, 5).await.unwrap();
+    assert_eq!(x2.len(), 1);
+    assert_eq!(x2[0].message.message_id, "x2");
+    store.run_turns(&x2, counter(), later).await.unwrap()[0]
+        .as_ref()
+        .unwrap();
+    let replies: Vec<String> = store
+        .outbox_entries("fake", "x")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.reply.text)
+        .collect();
+    assert_eq!(replies, vec!["#1: x1", "#2: x2"]);
+}
+
+async fn batched_turn_failure_is_isolated(db: &TestDb) {
+    let store = &db.store;
+    for (chat, id, text) in [
+        ("p", "p1", "panic"),
+        ("q", "q1", "fine"),
+        ("r", "r1", "also fine"),
+    ] {
+        store
+            .enqueue(&message("fake", chat, id, text))
+            .await
+            .unwrap();
+    }
+    let claims = store.claim_turns("w", T0, LEASE, 10).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    let outcomes = store.run_turns(&claims, counter(), T0).await.unwrap();
+    match &outcomes[0] {
+        Err(StoreError::Game(text)) => assert!(text.contains("panic"), "{text}"),
+        other => panic!("expected the game's error, got {other:?}"),
+    }
+    assert_eq!(outcomes[1].as_ref().unwrap().version, 1);
+    assert_eq!(outcomes[2].as_ref().unwrap().version, 1);
+    // The failed turn wrote nothing (not even the new chat); its message still waits.
+    assert!(store.chat_state("fake", "p").await.unwrap().is_none());
+    assert!(store.scoreboard("fake", "p", 10).await.unwrap().is_empty());
+    assert!(store.outbox_entries("fake", "p").await.unwrap().is_empty());
+    assert_eq!(count_of(db, "q").await, 1);
+    assert_eq!(count_of(db, "r").await, 1);
+    assert_eq!(store.stats().await.unwrap().inbox_pending, 1);
+    // The claim still holds the chat: it can be released for a retry as usual.
+    store
+        .release_turn(&claims[0], T0, Some("game step panicked"))
+        .await
+        .unwrap();
+    let again = store.claim_turns("w", T0, LEASE, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+}
+
+async fn outbox_sent_many_marks_and_fences(db: &TestDb) {
+    let store = &db.store;
+    assert!(store.outbox_sent_many(&[], T0).await.unwrap().is_empty());
+    for (chat, id) in [("a", "a1"), ("a", "a2"), ("b", "b1")] {
+        store.enqueue(&message("fake", chat, id, id)).await.unwrap();
+        let claim = store.claim_turn("w", T0, LEASE).await.unwrap().unwrap();
+        store.run_turn(&claim, counter(), T0).await.unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let heads = store.claim_outbox("s1", T0, lease, 10).await.unwrap();
+    assert_eq!(heads.len(), 2);
+    let outcomes = store.outbox_sent_many(&heads, T0).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let again = store.outbox_sent_many(&heads, T0).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|outcome| matches!(outcome, Err(StoreError::Fenced)))
+    );
+    // a2 is next; its first claim expires and is taken over.
+    let stale = store.claim_outbox("s1", T0, lease, 10).await.unwrap();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].reply.text, "#2: a2");
+    let later = T0.plus(Duration::from_secs(61));
+    let fresh = store.claim_outbox("s2", later, lease, 10).await.unwrap();
+    assert_eq!(fresh.len(), 1);
+    let both = [stale[0].clone(), fresh[0].clone()];
+    let outcomes = store.outbox_sent_many(&both, later).await.unwrap();
+    assert!(matches!(outcomes[0], Err(StoreError::Fenced)));
+    assert!(outcomes[1].is_ok());
+    let statuses: Vec<OutboxStatus> = store
+        .outbox_entries("fake", "a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(statuses, vec![OutboxStatus::Sent, OutboxStatus::Sent]);
+    assert_eq!(store.stats().await.unwrap().outbox_pending, 0);
+    assert!(
+        store
+            .claim_outbox("s3", later, lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -772,4 +1005,8 @@ contract!(
     hanging_send_times_out_and_retries,
     long_replies_are_split_and_resumed,
     purge_and_web_replies,
+    enqueue_batch_dedupes_and_keeps_order,
+    batched_claims_and_turns,
+    batched_turn_failure_is_isolated,
+    outbox_sent_many_marks_and_fences,
 );

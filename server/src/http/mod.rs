@@ -22,6 +22,7 @@ use crate::messenger::{Inbound, Messenger, Messengers, WebMessenger};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+mod batcher;
 mod health;
 mod webchat;
 mod webhook;
@@ -54,6 +55,7 @@ pub struct AppState {
     pub ready: ReadinessHook,
     web_delivered: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
+    inbox: Arc<batcher::InboxBatcher>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
         let messengers = Messengers::new().with_messenger(Arc::new(web));
         // A receiver whose sender is gone reads `false` forever: "not shutting down".
         let (_, shutdown) = watch::channel(false);
+        let inbox = Arc::new(batcher::InboxBatcher::new(Arc::clone(&store)));
         AppState {
             config: Arc::new(config),
             store,
@@ -75,6 +78,7 @@ impl AppState {
             ready: always_ready(),
             web_delivered,
             shutdown,
+            inbox,
         }
     }
 

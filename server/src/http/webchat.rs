@@ -133,8 +133,8 @@ async fn post_message(
         reply_context: serde_json::Value::Null,
         received_at: state.clock.now(),
     };
-    let enqueued = state.store.enqueue(&message).await?;
-    let duplicate = enqueued == Enqueued::Duplicate;
+    let (_, outcomes) = state.inbox.enqueue(vec![message]).await?;
+    let duplicate = outcomes.first() == Some(&Enqueued::Duplicate);
     state.metrics.message_received(duplicate);
     Ok((
         StatusCode::ACCEPTED,

@@ -50,7 +50,6 @@ pub(super) async fn receive(
         .parse(&headers, &body)
         .map_err(|error| AppError::bad_request("malformed_body", error.0))?;
     let now = state.clock.now();
-    let mut stored = 0;
     let mut messages = messages;
     for message in &mut messages {
         // The route decides the platform: an adapter cannot write into another's chats.
@@ -58,7 +57,11 @@ pub(super) async fn receive(
         if message.received_at.as_millis() == 0 {
             message.received_at = now;
         }
-        let enqueued = state.store.enqueue(message).await?;
+    }
+    // One commit shared with concurrent requests; answered once it is durable.
+    let (messages, outcomes) = state.inbox.enqueue(messages).await?;
+    let mut stored = 0;
+    for enqueued in outcomes {
         state
             .metrics
             .message_received(enqueued == Enqueued::Duplicate);

@@ -8,6 +8,11 @@
 //!   A worker that dies leaves its chat locked until the lease expires; then another
 //!   worker claims the same message, and the dead worker's late writes are refused by
 //!   the fencing token.
+//! - **Batches:** a worker claims up to `turn_batch` chats at once (one commit) and runs
+//!   their turns in one transaction (one commit); each turn stays all or nothing, and a
+//!   failed turn does not fail the others. A sender records a round's deliveries with
+//!   one update. Webhook handlers share inbox commits through a small batching task
+//!   (`http/batcher.rs`), answering each request only after its own message committed.
 //! - **Turn:** one transaction (lock chat, load, game step, save state with version + 1,
 //!   outbox, scores, mark done). A failed turn is rolled back and the chat waits
 //!   an exponential backoff; after `max_turn_attempts` claims the message is dead-lettered
@@ -39,6 +44,9 @@ pub use worker::Worker;
 pub struct QueueSettings {
     /// How long a turn claim holds its chat.
     pub turn_lease: Duration,
+    /// Chats a worker claims at once; their turns commit together (each turn is still
+    /// all or nothing). 1 claims and commits one turn at a time.
+    pub turn_batch: u32,
     /// How often idle workers and senders look for work without a wake-up.
     pub poll_interval: Duration,
     /// Claims of one message before it is dead-lettered.
@@ -67,13 +75,14 @@ impl Default for QueueSettings {
     fn default() -> QueueSettings {
         QueueSettings {
             turn_lease: Duration::from_secs(30),
+            turn_batch: 32,
             poll_interval: Duration::from_secs(1),
             max_turn_attempts: 5,
             turn_retry_base: Duration::from_secs(1),
             turn_retry_max: Duration::from_secs(60),
             send_lease: Duration::from_secs(60),
             send_timeout: Duration::from_secs(10),
-            send_batch: 16,
+            send_batch: 128,
             max_send_failures: 8,
             send_retry_base: Duration::from_secs(1),
             send_retry_max: Duration::from_secs(300),

@@ -69,9 +69,29 @@ impl Sender {
             let inner = Arc::clone(&self.inner);
             deliveries.spawn(async move { inner.deliver(claim).await });
         }
+        let mut delivered = Vec::with_capacity(count);
         while let Some(joined) = deliveries.join_next().await {
-            if let Err(error) = joined {
-                tracing::error!(%error, "delivery task failed");
+            match joined {
+                Ok(Some(claim)) => delivered.push(claim),
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "delivery task failed"),
+            }
+        }
+        // All the round's deliveries in one commit. A failure here only means that
+        // the replies go out again after their leases (at-least-once).
+        if !delivered.is_empty() {
+            match inner
+                .store
+                .outbox_sent_many(&delivered, inner.clock.now())
+                .await
+            {
+                Ok(outcomes) => {
+                    let fenced = outcomes.iter().filter(|outcome| outcome.is_err()).count();
+                    if fenced > 0 {
+                        tracing::info!(fenced, "deliveries whose claims were taken over");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "failed to record deliveries"),
             }
         }
         Ok(count)
@@ -110,7 +130,9 @@ impl Sender {
 }
 
 impl SenderInner {
-    async fn deliver(&self, claim: OutboxClaim) {
+    /// Delivers one claimed row; returns it when every part went out (to be marked
+    /// sent with the round's others), `None` when the outcome was already recorded.
+    async fn deliver(&self, claim: OutboxClaim) -> Option<OutboxClaim> {
         let platform = claim.address.platform.clone();
         let span = tracing::info_span!(
             "send",
@@ -121,19 +143,28 @@ impl SenderInner {
         );
         let result = self.deliver_parts(&claim, &platform).instrument(span).await;
         match result {
-            Ok(()) | Err(StoreError::Fenced) => {}
+            Ok(Delivery::Sent) => Some(claim),
+            Ok(Delivery::Recorded) | Err(StoreError::Fenced) => None,
             Err(error) => {
                 // The lease expires and the row is sent again (at-least-once).
                 tracing::warn!(%error, "failed to record a delivery");
+                None
             }
         }
     }
 
-    async fn deliver_parts(&self, claim: &OutboxClaim, platform: &str) -> Result<(), StoreError> {
+    async fn deliver_parts(
+        &self,
+        claim: &OutboxClaim,
+        platform: &str,
+    ) -> Result<Delivery, StoreError> {
         let Some(messenger) = self.messengers.messenger(platform) else {
             let reason = format!("no messenger for platform {platform:?}");
             self.metrics.send_failed(platform, "permanent");
-            return self.give_up(claim, platform, &reason).await;
+            return self
+                .give_up(claim, platform, &reason)
+                .await
+                .map(|()| Delivery::Recorded);
         };
         let parts = split_reply(&claim.reply, messenger.max_len());
         let already_sent = usize::try_from(claim.parts_sent).unwrap_or(0);
@@ -165,14 +196,18 @@ impl SenderInner {
                     return self
                         .store
                         .outbox_retry(claim, next, RetryKind::RateLimited, "rate limited")
-                        .await;
+                        .await
+                        .map(|()| Delivery::Recorded);
                 }
                 SendOutcome::Failed {
                     permanent: true,
                     reason,
                 } => {
                     self.metrics.send_failed(platform, "permanent");
-                    return self.give_up(claim, platform, &reason).await;
+                    return self
+                        .give_up(claim, platform, &reason)
+                        .await
+                        .map(|()| Delivery::Recorded);
                 }
                 SendOutcome::Failed {
                     permanent: false,
@@ -184,7 +219,10 @@ impl SenderInner {
                     let failures = claim.failures + 1;
                     if failures >= self.settings.max_send_failures {
                         let reason = format!("{reason} (failure {failures}, giving up)");
-                        return self.give_up(claim, platform, &reason).await;
+                        return self
+                            .give_up(claim, platform, &reason)
+                            .await
+                            .map(|()| Delivery::Recorded);
                     }
                     let delay = backoff(
                         u32::try_from(failures).unwrap_or(1),
@@ -197,11 +235,12 @@ impl SenderInner {
                     return self
                         .store
                         .outbox_retry(claim, next, RetryKind::Failure, &reason)
-                        .await;
+                        .await
+                        .map(|()| Delivery::Recorded);
                 }
             }
         }
-        self.store.outbox_sent(claim, self.clock.now()).await
+        Ok(Delivery::Sent)
     }
 
     async fn give_up(
@@ -217,6 +256,14 @@ impl SenderInner {
         tracing::warn!(%reason, "reply dead-lettered");
         Ok(())
     }
+}
+
+/// How one delivery ended.
+enum Delivery {
+    /// Every part went out; not recorded yet.
+    Sent,
+    /// Retried or dead-lettered, and recorded.
+    Recorded,
 }
 
 /// Splits a reply into parts of at most `max_len` characters: at sentence ends (or

@@ -10,7 +10,7 @@ use super::{QueueSettings, backoff, jitter};
 use crate::clock::Clock;
 use crate::game::Game;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError, TurnClaim};
+use crate::store::{Store, StoreError, TurnClaim, TurnDone};
 
 /// One turn-running loop. A server runs several; they coordinate only through the store.
 #[derive(Clone)]
@@ -44,52 +44,77 @@ impl Worker {
         }
     }
 
-    /// Claims and runs at most one turn. Returns whether there was one.
+    /// Claims up to `turn_batch` chats and runs their turns (one transaction).
+    /// Returns whether there was any.
     pub async fn run_once(&self) -> Result<bool, StoreError> {
-        let claim = self
+        let claims = self
             .store
-            .claim_turn(&self.id, self.clock.now(), self.settings.turn_lease)
+            .claim_turns(
+                &self.id,
+                self.clock.now(),
+                self.settings.turn_lease,
+                self.settings.turn_batch.max(1),
+            )
             .await?;
-        let Some(claim) = claim else {
+        if claims.is_empty() {
             return Ok(false);
-        };
-        self.process(claim).await;
+        }
+        let (exhausted, runnable): (Vec<TurnClaim>, Vec<TurnClaim>) = claims
+            .into_iter()
+            .partition(|claim| claim.attempts > self.settings.max_turn_attempts);
+        for claim in exhausted {
+            let span = turn_span(&claim);
+            self.dead_letter(&claim).instrument(span).await;
+        }
+        if runnable.is_empty() {
+            return Ok(true);
+        }
+        let started = Instant::now();
+        let outcomes = self
+            .store
+            .run_turns(&runnable, Arc::clone(&self.game), self.clock.now())
+            .await;
+        match outcomes {
+            Ok(outcomes) => {
+                for (claim, outcome) in runnable.iter().zip(outcomes) {
+                    let span = turn_span(claim);
+                    self.record(claim, outcome, started).instrument(span).await;
+                }
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                tracing::warn!(%error, turns = runnable.len(), "turn batch failed");
+                for claim in &runnable {
+                    let span = turn_span(claim);
+                    self.failed(claim, &reason).instrument(span).await;
+                }
+            }
+        }
         Ok(true)
     }
 
-    async fn process(&self, claim: TurnClaim) {
-        let span = tracing::info_span!(
-            "turn",
-            platform = %claim.message.platform,
-            chat = %claim.message.chat_id,
-            inbox_id = claim.inbox_id,
-            attempt = claim.attempts,
-        );
-        self.process_in_span(claim).instrument(span).await;
-    }
-
-    async fn process_in_span(&self, claim: TurnClaim) {
-        if claim.attempts > self.settings.max_turn_attempts {
-            let reason = format!("gave up after {} attempts", claim.attempts - 1);
-            match self
-                .store
-                .dead_letter_turn(&claim, self.clock.now(), &reason)
-                .await
-            {
-                Ok(()) => {
-                    self.metrics.inbox_dead_letter();
-                    tracing::warn!(%reason, "inbound message dead-lettered");
-                }
-                Err(error) => tracing::warn!(%error, "failed to dead-letter a message"),
-            }
-            return;
-        }
-        let started = Instant::now();
+    async fn dead_letter(&self, claim: &TurnClaim) {
+        let reason = format!("gave up after {} attempts", claim.attempts - 1);
         match self
             .store
-            .run_turn(&claim, Arc::clone(&self.game), self.clock.now())
+            .dead_letter_turn(claim, self.clock.now(), &reason)
             .await
         {
+            Ok(()) => {
+                self.metrics.inbox_dead_letter();
+                tracing::warn!(%reason, "inbound message dead-lettered");
+            }
+            Err(error) => tracing::warn!(%error, "failed to dead-letter a message"),
+        }
+    }
+
+    async fn record(
+        &self,
+        claim: &TurnClaim,
+        outcome: Result<TurnDone, StoreError>,
+        started: Instant,
+    ) {
+        match outcome {
             Ok(done) => {
                 self.metrics.turn_done(started.elapsed());
                 tracing::debug!(
@@ -103,30 +128,38 @@ impl Worker {
                 tracing::info!("claim expired and was taken over; turn abandoned");
             }
             Err(error) => {
-                self.metrics.turn_failed();
-                let failures = u32::try_from(claim.attempts).unwrap_or(1);
-                let delay = backoff(
-                    failures,
-                    self.settings.turn_retry_base,
-                    self.settings.turn_retry_max,
-                    jitter(),
-                );
-                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "turn failed");
-                let reason = error.to_string();
-                let not_before = self.clock.now().plus(delay);
-                if let Err(release_error) = self
-                    .store
-                    .release_turn(&claim, not_before, Some(&reason))
-                    .await
-                {
-                    // The lease expires by itself; the message is retried then.
-                    tracing::warn!(error = %release_error, "failed to release a failed turn");
-                }
+                tracing::warn!(error = %error, "turn failed");
+                self.failed(claim, &error.to_string()).await;
             }
         }
     }
 
-    /// Runs turns until `shutdown` becomes true; an in-flight turn is finished first.
+    /// Releases a failed turn's chat for a retry after the backoff.
+    async fn failed(&self, claim: &TurnClaim, reason: &str) {
+        self.metrics.turn_failed();
+        let failures = u32::try_from(claim.attempts).unwrap_or(1);
+        let delay = backoff(
+            failures,
+            self.settings.turn_retry_base,
+            self.settings.turn_retry_max,
+            jitter(),
+        );
+        tracing::info!(
+            retry_in_ms = delay.as_millis() as u64,
+            "turn will be retried"
+        );
+        let not_before = self.clock.now().plus(delay);
+        if let Err(release_error) = self
+            .store
+            .release_turn(claim, not_before, Some(reason))
+            .await
+        {
+            // The lease expires by itself; the message is retried then.
+            tracing::warn!(error = %release_error, "failed to release a failed turn");
+        }
+    }
+
+    /// Runs turns until `shutdown` becomes true; an in-flight batch is finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let wakeups_store = Arc::clone(&self.store);
         let wakeups = wakeups_store.wakeups();
@@ -158,4 +191,14 @@ impl Worker {
         }
         tracing::debug!(worker = %self.id, "worker stopped");
     }
+}
+
+fn turn_span(claim: &TurnClaim) -> tracing::Span {
+    tracing::info_span!(
+        "turn",
+        platform = %claim.message.platform,
+        chat = %claim.message.chat_id,
+        inbox_id = claim.inbox_id,
+        attempt = claim.attempts,
+    )
 }

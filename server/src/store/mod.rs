@@ -246,6 +246,8 @@ pub struct Wakeups {
 /// Contract (checked for both stores by `tests/store_contract.rs`):
 /// - **Inbox:** [`enqueue`](Store::enqueue) stores a message at most once per
 ///   (platform, message_id); the second call returns [`Enqueued::Duplicate`].
+///   [`enqueue_batch`](Store::enqueue_batch) does the same for many messages in one
+///   commit (the server's webhook handlers share it through a small batching task).
 /// - **Per-chat serialisation:** [`claim_turn`](Store::claim_turn) returns the oldest
 ///   pending message of a chat that no unexpired claim holds, so one chat's turns run
 ///   one at a time, in inbox order, across any number of workers and servers.
@@ -255,12 +257,16 @@ pub struct Wakeups {
 /// - **One transaction per turn:** [`run_turn`](Store::run_turn) locks the chat, loads
 ///   (creating) the chat and the sender's player record, runs the game step, saves the
 ///   state with version + 1, applies score deltas, writes the replies to the outbox and
-///   marks the message done, all or nothing.
+///   marks the message done, all or nothing. [`claim_turns`](Store::claim_turns) and
+///   [`run_turns`](Store::run_turns) do the same for several chats per commit, each
+///   turn still isolated (a failed turn writes nothing and does not fail the others).
 /// - **Outbox:** [`claim_outbox`](Store::claim_outbox) returns at most the first
 ///   pending reply of each chat, so replies of a chat are sent in order and a reply is
 ///   never sent before the previous one is sent or dead. Delivery is at-least-once: a
 ///   sender that dies after sending and before [`outbox_sent`](Store::outbox_sent) makes
 ///   the reply go out again once its lease expires.
+///   [`outbox_sent_many`](Store::outbox_sent_many) records a batch of deliveries in
+///   one commit, fenced per row.
 /// - All `now` arguments are the caller's clock; the store never reads the time itself
 ///   for queue decisions.
 pub trait Store: Send + Sync {
@@ -279,6 +285,15 @@ pub trait Store: Send + Sync {
         message: &'a InboundMessage,
     ) -> BoxFuture<'a, Result<Enqueued, StoreError>>;
 
+    /// Stores several inbound messages in one commit, in the given order (so messages
+    /// of one chat keep their order), and tells for each whether it was new. A message
+    /// repeated within `messages` is stored once; the later copies are duplicates.
+    /// All or nothing: on an error nothing was stored.
+    fn enqueue_batch<'a>(
+        &'a self,
+        messages: &'a [InboundMessage],
+    ) -> BoxFuture<'a, Result<Vec<Enqueued>, StoreError>>;
+
     /// Claims the oldest pending message of a chat that no one holds, for `lease`.
     fn claim_turn<'a>(
         &'a self,
@@ -294,6 +309,29 @@ pub trait Store: Send + Sync {
         game: Arc<dyn Game>,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<TurnDone, StoreError>>;
+
+    /// Claims up to `limit` chats at once, each as [`claim_turn`](Store::claim_turn)
+    /// would (its oldest pending message, no unexpired lease), in one commit; one claim
+    /// per chat, oldest message first.
+    fn claim_turns<'a>(
+        &'a self,
+        worker: &'a str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<TurnClaim>, StoreError>>;
+
+    /// Runs several claimed turns (of different chats) and commits them together.
+    /// Each turn is still all or nothing and isolated from the others: a fenced claim,
+    /// a panicking game step or a failed save gives that turn's error and writes
+    /// nothing of it, while the other turns commit. The result has one entry per
+    /// claim, in order. If the commit itself fails, every turn fails.
+    fn run_turns<'a>(
+        &'a self,
+        claims: &'a [TurnClaim],
+        game: Arc<dyn Game>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<Result<TurnDone, StoreError>>, StoreError>>;
 
     /// Gives a claim back without running it; the chat is not claimable before
     /// `not_before` (retry backoff; pass `now` to release at once, e.g. at shutdown).
@@ -337,6 +375,15 @@ pub trait Store: Send + Sync {
         claim: &'a OutboxClaim,
         now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Marks several claimed rows delivered in one commit. One entry per claim, in
+    /// order: [`StoreError::Fenced`] for a claim that no longer holds its row (nothing
+    /// changed for it); the others are marked.
+    fn outbox_sent_many<'a>(
+        &'a self,
+        claims: &'a [OutboxClaim],
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<Result<(), StoreError>>, StoreError>>;
 
     /// Releases a claimed row for another attempt at `next_attempt`.
     fn outbox_retry<'a>(

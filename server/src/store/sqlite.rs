@@ -89,37 +89,12 @@ impl SqliteStore {
 
     async fn enqueue_inner(&self, message: &InboundMessage) -> Result<Enqueued, StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO inbox_chats (platform, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&message.platform)
-        .bind(&message.chat_id)
-        .execute(&mut *tx)
-        .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO inbox (platform, chat_id, message_id, sender_id, sender_name, text, \
-                 is_group, reply_context, received_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (platform, message_id) DO NOTHING",
-        )
-        .bind(&message.platform)
-        .bind(&message.chat_id)
-        .bind(&message.message_id)
-        .bind(&message.sender_id)
-        .bind(&message.sender_name)
-        .bind(&message.text)
-        .bind(message.is_group)
-        .bind(serde_json::to_string(&message.reply_context)?)
-        .bind(message.received_at.0)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let enqueued = Self::enqueue_in(&mut tx, message).await?;
         tx.commit().await?;
-        if inserted == 0 {
-            return Ok(Enqueued::Duplicate);
+        if enqueued == Enqueued::New {
+            self.wakeups.inbox.notify_waiters();
         }
-        self.wakeups.inbox.notify_waiters();
-        Ok(Enqueued::New)
+        Ok(enqueued)
     }
 
     async fn claim_turn_inner(
@@ -176,6 +151,163 @@ impl SqliteStore {
         }))
     }
 
+    async fn enqueue_batch_inner(
+        &self,
+        messages: &[InboundMessage],
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(Self::enqueue_in(&mut tx, message).await?);
+        }
+        tx.commit().await?;
+        if results.contains(&Enqueued::New) {
+            self.wakeups.inbox.notify_waiters();
+        }
+        Ok(results)
+    }
+
+    async fn enqueue_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        message: &InboundMessage,
+    ) -> Result<Enqueued, StoreError> {
+        sqlx::query(
+            "INSERT INTO inbox_chats (platform, chat_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&message.platform)
+        .bind(&message.chat_id)
+        .execute(&mut **tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO inbox (platform, chat_id, message_id, sender_id, sender_name, text, \
+                 is_group, reply_context, received_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (platform, message_id) DO NOTHING",
+        )
+        .bind(&message.platform)
+        .bind(&message.chat_id)
+        .bind(&message.message_id)
+        .bind(&message.sender_id)
+        .bind(&message.sender_name)
+        .bind(&message.text)
+        .bind(message.is_group)
+        .bind(serde_json::to_string(&message.reply_context)?)
+        .bind(message.received_at.0)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(if inserted == 0 {
+            Enqueued::Duplicate
+        } else {
+            Enqueued::New
+        })
+    }
+
+    async fn claim_turns_inner(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<TurnClaim>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        // The first pending message (in inbox order) of a chat whose lease is free is
+        // the chat's oldest pending one; a chat with several shows up several times.
+        let candidates = sqlx::query(
+            "SELECT i.id, i.platform, i.chat_id FROM inbox i \
+             JOIN inbox_chats q ON q.platform = i.platform AND q.chat_id = i.chat_id \
+             WHERE i.status = 'pending' AND q.lease_until_ms <= ? \
+             ORDER BY i.id LIMIT ?",
+        )
+        .bind(now.0)
+        .bind(i64::from(limit).saturating_mul(4))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut claims = Vec::new();
+        let lease_until = now.plus(lease);
+        for candidate in &candidates {
+            if claims.len() >= limit as usize {
+                break;
+            }
+            let inbox_id: i64 = candidate.try_get("id")?;
+            let platform: String = candidate.try_get("platform")?;
+            let chat_id: String = candidate.try_get("chat_id")?;
+            if !seen.insert((platform.clone(), chat_id.clone())) {
+                continue;
+            }
+            let token: i64 = sqlx::query_scalar(
+                "UPDATE inbox_chats SET lease_token = lease_token + 1, lease_owner = ?, \
+                     lease_until_ms = ? \
+                 WHERE platform = ? AND chat_id = ? RETURNING lease_token",
+            )
+            .bind(worker)
+            .bind(lease_until.0)
+            .bind(&platform)
+            .bind(&chat_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let row = sqlx::query(concat!(
+                "UPDATE inbox SET attempts = attempts + 1 WHERE id = ? RETURNING ",
+                inbox_columns!()
+            ))
+            .bind(inbox_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let (message, attempts) = inbox_message(&row)?;
+            claims.push(TurnClaim {
+                inbox_id,
+                token,
+                attempts,
+                message,
+                lease_until,
+            });
+        }
+        tx.commit().await?;
+        Ok(claims)
+    }
+
+    async fn outbox_sent_many_inner(
+        &self,
+        claims: &[OutboxClaim],
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut outcomes = Vec::with_capacity(claims.len());
+        for claim in claims {
+            let changed = sqlx::query(
+                "UPDATE outbox SET status = 'sent', finished_at_ms = ?, lease_owner = NULL, \
+                     lease_until_ms = 0, last_error = NULL \
+                 WHERE id = ? AND lease_token = ? AND status = 'pending'",
+            )
+            .bind(now.0)
+            .bind(claim.id)
+            .bind(claim.token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            outcomes.push(if changed == 0 {
+                Err(StoreError::Fenced)
+            } else {
+                Ok(())
+            });
+        }
+        tx.commit().await?;
+        if outcomes.iter().any(Result::is_ok) {
+            self.wakeups.outbox.notify_waiters();
+        }
+        Ok(outcomes)
+    }
+
     /// Checks inside `tx` that `claim` still holds its chat and its message is pending.
     async fn check_fence(
         tx: &mut Transaction<'static, Sqlite>,
@@ -201,9 +333,56 @@ impl SqliteStore {
         game: Arc<dyn Game>,
         now: Timestamp,
     ) -> Result<TurnDone, StoreError> {
-        let message = &claim.message;
         let mut tx = self.begin().await?;
-        Self::check_fence(&mut tx, claim).await?;
+        let done = Self::turn_in(&mut tx, claim, game, now).await?;
+        tx.commit().await?;
+        if done.replies > 0 {
+            self.wakeups.outbox.notify_waiters();
+        }
+        Ok(done)
+    }
+
+    /// Runs several turns in one transaction, each inside a savepoint: a failed turn
+    /// is rolled back to its savepoint and the others go on.
+    async fn run_turns_inner(
+        &self,
+        claims: &[TurnClaim],
+        game: Arc<dyn Game>,
+        now: Timestamp,
+    ) -> Result<Vec<Result<TurnDone, StoreError>>, StoreError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut outcomes = Vec::with_capacity(claims.len());
+        for claim in claims {
+            sqlx::query("SAVEPOINT turn").execute(&mut *tx).await?;
+            let outcome = Self::turn_in(&mut tx, claim, Arc::clone(&game), now).await;
+            if outcome.is_err() {
+                sqlx::query("ROLLBACK TO turn").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE turn").execute(&mut *tx).await?;
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        if outcomes
+            .iter()
+            .any(|outcome| outcome.as_ref().is_ok_and(|done| done.replies > 0))
+        {
+            self.wakeups.outbox.notify_waiters();
+        }
+        Ok(outcomes)
+    }
+
+    /// One turn inside `tx` (see [`Store::run_turn`]); the caller commits.
+    async fn turn_in(
+        tx: &mut Transaction<'static, Sqlite>,
+        claim: &TurnClaim,
+        game: Arc<dyn Game>,
+        now: Timestamp,
+    ) -> Result<TurnDone, StoreError> {
+        let message = &claim.message;
+        Self::check_fence(tx, claim).await?;
 
         // Load, creating the chat and the sender's player record on first sight (the
         // same work as PostgreSQL's fraser_load_chat).
@@ -214,7 +393,7 @@ impl SqliteStore {
         .bind(&message.platform)
         .bind(&message.chat_id)
         .bind(message.is_group)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "INSERT INTO players (platform, chat_id, player_id, name) VALUES (?, ?, ?, ?) \
@@ -225,13 +404,13 @@ impl SqliteStore {
         .bind(&message.chat_id)
         .bind(&message.sender_id)
         .bind(&message.sender_name)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let chat =
             sqlx::query("SELECT state, version FROM chats WHERE platform = ? AND chat_id = ?")
                 .bind(&message.platform)
                 .bind(&message.chat_id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
         let state: serde_json::Value = serde_json::from_str(chat.try_get::<&str, _>("state")?)?;
         let version: i64 = chat.try_get("version")?;
@@ -247,7 +426,7 @@ impl SqliteStore {
         .bind(&message.chat_id)
         .bind(&message.sender_id)
         .bind(TOP_PLAYERS)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         let mut scores = score_rows
             .iter()
@@ -276,7 +455,7 @@ impl SqliteStore {
         .bind(&message.platform)
         .bind(&message.chat_id)
         .bind(version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         if saved != 1 {
@@ -297,7 +476,7 @@ impl SqliteStore {
             .bind(&reply_context)
             .bind(reply_to_json(reply).to_string())
             .bind(now.0)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         for delta in &output.score_deltas {
@@ -312,7 +491,7 @@ impl SqliteStore {
             .bind(&delta.player_id)
             .bind(&delta.player_id)
             .bind(delta.delta)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         sqlx::query(
@@ -320,7 +499,7 @@ impl SqliteStore {
         )
         .bind(now.0)
         .bind(claim.inbox_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "UPDATE inbox_chats SET lease_owner = NULL, lease_until_ms = 0, last_error = NULL \
@@ -328,12 +507,8 @@ impl SqliteStore {
         )
         .bind(&message.platform)
         .bind(&message.chat_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
-        if !output.replies.is_empty() {
-            self.wakeups.outbox.notify_waiters();
-        }
         Ok(TurnDone {
             version: version + 1,
             replies: output.replies.len(),
@@ -516,6 +691,13 @@ impl Store for SqliteStore {
         Box::pin(self.enqueue_inner(message))
     }
 
+    fn enqueue_batch<'a>(
+        &'a self,
+        messages: &'a [InboundMessage],
+    ) -> BoxFuture<'a, Result<Vec<Enqueued>, StoreError>> {
+        Box::pin(self.enqueue_batch_inner(messages))
+    }
+
     fn claim_turn<'a>(
         &'a self,
         worker: &'a str,
@@ -523,6 +705,33 @@ impl Store for SqliteStore {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>> {
         Box::pin(self.claim_turn_inner(worker, now, lease))
+    }
+
+    fn claim_turns<'a>(
+        &'a self,
+        worker: &'a str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<TurnClaim>, StoreError>> {
+        Box::pin(self.claim_turns_inner(worker, now, lease, limit))
+    }
+
+    fn run_turns<'a>(
+        &'a self,
+        claims: &'a [TurnClaim],
+        game: Arc<dyn Game>,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<Result<TurnDone, StoreError>>, StoreError>> {
+        Box::pin(self.run_turns_inner(claims, game, now))
+    }
+
+    fn outbox_sent_many<'a>(
+        &'a self,
+        claims: &'a [OutboxClaim],
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<Vec<Result<(), StoreError>>, StoreError>> {
+        Box::pin(self.outbox_sent_many_inner(claims, now))
     }
 
     fn run_turn<'a>(
