@@ -16,10 +16,12 @@ use rayon::prelude::*;
 
 use crate::progress::Reporter;
 
-/// Bytes of page text per batch handed to the workers.
-pub const BATCH_BYTES: usize = 4 << 20;
+/// Bytes of page text per batch handed to the workers. Small batches keep
+/// memory low (a rich-format line is about three times its page's text);
+/// with several batches mapped at once they cost no parallelism.
+pub const BATCH_BYTES: usize = 1 << 20;
 /// Batches waiting between the reader and the workers (bounds memory).
-pub const BATCHES_IN_FLIGHT: usize = 4;
+pub const BATCHES_IN_FLIGHT: usize = 2;
 /// Batches being mapped at the same time (bounds memory too).
 pub const BATCHES_MAPPING: usize = 3;
 
