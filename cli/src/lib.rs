@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod cmd;
+pub mod json;
 pub mod logging;
 pub mod output;
 pub mod parts;

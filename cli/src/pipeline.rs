@@ -2,16 +2,28 @@
 //! pages, a rayon pool maps each batch in parallel, and the results are
 //! consumed on the calling thread in input order. Used by `extract` and `build`
 //! so the dump is read and parsed the same way by both.
+//!
+//! Up to [`BATCHES_MAPPING`] batches are mapped at once: while the calling
+//! thread waits for the oldest one (and consumes it), the workers already
+//! run the pages of the next ones, so no core idles at a batch boundary.
+//! Results are still consumed strictly in dump order.
+
+use std::collections::VecDeque;
 
 use anyhow::Context;
+use crossbeam_channel::{Receiver, bounded};
 use rayon::prelude::*;
 
 use crate::progress::Reporter;
 
-/// Bytes of page text per batch handed to the workers.
-pub const BATCH_BYTES: usize = 4 << 20;
-/// Batches in flight between the reader and the workers (bounds memory).
-pub const BATCHES_IN_FLIGHT: usize = 4;
+/// Bytes of page text per batch handed to the workers. Small batches keep
+/// memory low (a rich-format line is about three times its page's text);
+/// with several batches mapped at once they cost no parallelism.
+pub const BATCH_BYTES: usize = 1 << 20;
+/// Batches waiting between the reader and the workers (bounds memory).
+pub const BATCHES_IN_FLIGHT: usize = 2;
+/// Batches being mapped at the same time (bounds memory too).
+pub const BATCHES_MAPPING: usize = 3;
 
 /// Starts the worker pool (`threads` = 0 means all cores).
 pub fn pool(threads: usize, name: &'static str) -> anyhow::Result<rayon::ThreadPool> {
@@ -21,6 +33,9 @@ pub fn pool(threads: usize, name: &'static str) -> anyhow::Result<rayon::ThreadP
         .build()
         .context("failed to start worker threads")
 }
+
+/// A batch being mapped: its pages and where its results arrive.
+type Mapping<T> = Receiver<(Vec<dump::Page>, anyhow::Result<Vec<T>>)>;
 
 /// Reads every page of `reader`, maps pages with `map` on `pool` and passes
 /// the results to `consume` in dump order. Stops at the first error of any
@@ -39,15 +54,12 @@ where
     C: FnMut(&dump::Page, T) -> anyhow::Result<()>,
 {
     let progress = reader.progress();
-    for batch in reader.into_batches(BATCH_BYTES, BATCHES_IN_FLIGHT) {
-        let batch = batch.with_context(|| format!("failed to read {name}"))?;
-        let results: Vec<T> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|page| map(page).with_context(|| format!("page {} ({})", page.id, page.title)))
-                .collect::<anyhow::Result<_>>()
-        })?;
-        for (page, result) in batch.iter().zip(results) {
+    let map = &map;
+    let mut finish = |mapping: Mapping<T>| -> anyhow::Result<()> {
+        let (batch, results) = mapping
+            .recv()
+            .context("a worker thread stopped before finishing its batch")?;
+        for (page, result) in batch.iter().zip(results?) {
             consume(page, result)?;
         }
         reporter.update(
@@ -55,6 +67,36 @@ where
             progress.pages(),
             progress.total_bytes(),
         );
-    }
-    Ok(())
+        Ok(())
+    };
+    // The scope runs on this thread; the spawned mappings on the pool. When
+    // this returns early with an error, the scope still waits for the
+    // batches being mapped (at most `BATCHES_MAPPING`) before it ends.
+    pool.in_place_scope(|scope| {
+        let mut mapping: VecDeque<Mapping<T>> = VecDeque::with_capacity(BATCHES_MAPPING);
+        for batch in reader.into_batches(BATCH_BYTES, BATCHES_IN_FLIGHT) {
+            let batch = batch.with_context(|| format!("failed to read {name}"))?;
+            if mapping.len() == BATCHES_MAPPING
+                && let Some(oldest) = mapping.pop_front()
+            {
+                finish(oldest)?;
+            }
+            let (tx, rx) = bounded(1);
+            scope.spawn(move |_| {
+                let results = batch
+                    .par_iter()
+                    .map(|page| {
+                        map(page).with_context(|| format!("page {} ({})", page.id, page.title))
+                    })
+                    .collect::<anyhow::Result<Vec<T>>>();
+                // The receiver is gone only when an earlier batch failed.
+                let _ = tx.send((batch, results));
+            });
+            mapping.push_back(rx);
+        }
+        while let Some(oldest) = mapping.pop_front() {
+            finish(oldest)?;
+        }
+        Ok(())
+    })
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::entity::{Entity, entities};
 use crate::sentence::SentenceSplitter;
 use crate::stem::{Language, Stemmer};
-use crate::token::{for_each_word, lowercase_into};
-use crate::wikitext::{Article, BlockKind, Link};
+use crate::token::{for_each_word, lowercase_push};
+use crate::wikitext::{Article, BlockKind, Link, Section};
 
 /// What [`Analyzer::analyze`] computes besides sentences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,6 +77,153 @@ pub struct Sentence {
     pub stems: Vec<String>,
 }
 
+/// One sentence as [`Analyzer::for_each_sentence`] lends it: the text and
+/// links borrow the article, the tokens and stems borrow buffers of the
+/// analyzer that are reused from one sentence to the next, so nothing is
+/// allocated per sentence or per word.
+#[derive(Debug, Clone, Copy)]
+pub struct SentenceRef<'a> {
+    /// The sentence text.
+    pub text: &'a str,
+    /// The kind of block the sentence comes from.
+    pub kind: BlockKind,
+    /// The links of the whole block and the sentence's range in the block.
+    block_links: &'a [Link],
+    start: usize,
+    end: usize,
+    tokens: Words<'a>,
+    stems: Words<'a>,
+}
+
+impl<'a> SentenceRef<'a> {
+    /// The links that start in this sentence, offsets relative to
+    /// [`SentenceRef::text`] (a link running past the sentence end is
+    /// clipped to it), as in [`Sentence::links`].
+    pub fn links(&self) -> impl Iterator<Item = LinkRef<'a>> + 'a {
+        let (start, end) = (self.start, self.end);
+        self.block_links
+            .iter()
+            .filter(move |link| (start..end).contains(&(link.start as usize)))
+            .map(move |link| LinkRef {
+                start: link.start - start as u32,
+                end: (link.end as usize).min(end) as u32 - start as u32,
+                target: &link.target,
+            })
+    }
+
+    /// Lowercase words ([`crate::tokenize`]), if asked for.
+    pub fn tokens(&self) -> Words<'a> {
+        self.tokens
+    }
+
+    /// The stem of each word, if asked for.
+    pub fn stems(&self) -> Words<'a> {
+        self.stems
+    }
+
+    /// Copies the sentence into an owned [`Sentence`].
+    pub fn to_sentence(&self) -> Sentence {
+        Sentence {
+            text: self.text.to_owned(),
+            kind: self.kind,
+            links: self
+                .links()
+                .map(|link| Link {
+                    start: link.start,
+                    end: link.end,
+                    target: link.target.to_owned(),
+                })
+                .collect(),
+            tokens: self.tokens.iter().map(str::to_owned).collect(),
+            stems: self.stems.iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// A link of a [`SentenceRef`]: a borrowed [`Link`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkRef<'a> {
+    /// Byte offset of the anchor's start in the sentence.
+    pub start: u32,
+    /// Byte offset just past the anchor (at most the sentence length).
+    pub end: u32,
+    /// The linked page title.
+    pub target: &'a str,
+}
+
+/// Words stored back to back in one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Words<'a> {
+    text: &'a str,
+    ends: &'a [u32],
+}
+
+impl<'a> Words<'a> {
+    /// The words in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let text = self.text;
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let word = &text[start..end as usize];
+            start = end as usize;
+            word
+        })
+    }
+
+    /// The number of words.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no word.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// Words of one sentence being built: text back to back and end offsets.
+#[derive(Default)]
+struct WordBuf {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl WordBuf {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    fn words(&self) -> Words<'_> {
+        Words {
+            text: &self.text,
+            ends: &self.ends,
+        }
+    }
+}
+
+/// Per-thread state of the analyzer: the stem cache and the buffers lent
+/// to [`Analyzer::for_each_sentence`] callbacks.
+#[derive(Default)]
+struct Scratch {
+    stems: StemCache,
+    token_buf: WordBuf,
+    stem_buf: WordBuf,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch space (a fresh one when it is in
+/// use, e.g. by a callback that analyzes again).
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
 /// Splits, tokenizes and stems articles of one language.
 ///
 /// `Send + Sync`: one analyzer serves every worker thread.
@@ -101,67 +248,88 @@ impl Analyzer {
     /// are cached per thread across calls, in a cache of bounded size that
     /// is emptied when full; the output does not depend on the cache.
     pub fn analyze(&self, article: &Article, opts: AnalyzeOptions) -> AnalyzedArticle {
-        thread_local! {
-            static STEMS: RefCell<StemCache> = RefCell::new(StemCache::default());
-        }
-        STEMS.with(|cache| match cache.try_borrow_mut() {
-            Ok(mut cache) => self.analyze_with(article, opts, &mut cache),
-            Err(_) => self.analyze_with(article, opts, &mut StemCache::default()),
+        with_scratch(|scratch| {
+            let sections = article
+                .sections
+                .iter()
+                .map(|section| {
+                    let mut sentences = Vec::new();
+                    self.sentences_with(section, opts, scratch, &mut |sentence| {
+                        sentences.push(sentence.to_sentence());
+                    });
+                    AnalyzedSection {
+                        heading: section.heading.clone(),
+                        level: section.level,
+                        sentences,
+                    }
+                })
+                .collect();
+            AnalyzedArticle {
+                sections,
+                entities: entities(article, &article.title),
+            }
         })
     }
 
-    fn analyze_with(
+    /// Calls `f` for every sentence of `section`, in order, with what
+    /// [`Analyzer::analyze`] would put in its [`Sentence`], borrowed instead
+    /// of owned. This is the allocation-free way to write sentences out.
+    pub fn for_each_sentence(
         &self,
-        article: &Article,
+        section: &Section,
         opts: AnalyzeOptions,
-        stems: &mut StemCache,
-    ) -> AnalyzedArticle {
+        mut f: impl FnMut(&SentenceRef<'_>),
+    ) {
+        with_scratch(|scratch| self.sentences_with(section, opts, scratch, &mut f));
+    }
+
+    fn sentences_with(
+        &self,
+        section: &Section,
+        opts: AnalyzeOptions,
+        scratch: &mut Scratch,
+        f: &mut dyn FnMut(&SentenceRef<'_>),
+    ) {
+        let Scratch {
+            stems,
+            token_buf,
+            stem_buf,
+        } = scratch;
         stems.prepare(self.stemmer.language());
-        let mut word = String::new();
-        let sections = article
-            .sections
-            .iter()
-            .map(|section| {
-                let mut sentences = Vec::new();
-                for block in &section.blocks {
-                    for range in self.splitter.split(&block.text) {
-                        let text = &block.text[range.clone()];
-                        let mut sentence = Sentence {
-                            text: text.to_owned(),
-                            kind: block.kind,
-                            links: clip_links(&block.links, range.start, range.end),
-                            tokens: Vec::new(),
-                            stems: Vec::new(),
-                        };
-                        if opts.tokens || opts.stems {
-                            for_each_word(text, |_, raw| {
-                                lowercase_into(raw, &mut word);
-                                if opts.stems {
-                                    let stem = stems.get(&self.stemmer, &word);
-                                    sentence.stems.push(stem.to_owned());
-                                }
-                                if opts.tokens {
-                                    sentence.tokens.push(word.clone());
-                                }
-                            });
+        for block in &section.blocks {
+            for range in self.splitter.split(&block.text) {
+                let text = &block.text[range.clone()];
+                token_buf.clear();
+                stem_buf.clear();
+                if opts.tokens || opts.stems {
+                    for_each_word(text, |_, raw| {
+                        let at = token_buf.text.len();
+                        lowercase_push(raw, &mut token_buf.text);
+                        if opts.stems {
+                            stems.push_stem(&self.stemmer, &token_buf.text[at..], stem_buf);
                         }
-                        sentences.push(sentence);
-                    }
+                        if opts.tokens {
+                            token_buf.ends.push(token_buf.text.len() as u32);
+                        } else {
+                            token_buf.text.truncate(at);
+                        }
+                    });
                 }
-                AnalyzedSection {
-                    heading: section.heading.clone(),
-                    level: section.level,
-                    sentences,
-                }
-            })
-            .collect();
-        AnalyzedArticle {
-            sections,
-            entities: entities(article, &article.title),
+                f(&SentenceRef {
+                    text,
+                    kind: block.kind,
+                    block_links: &block.links,
+                    start: range.start,
+                    end: range.end,
+                    tokens: token_buf.words(),
+                    stems: stem_buf.words(),
+                });
+            }
         }
     }
 }
 
+#[cfg(test)]
 /// Returns the links starting in `start..end`, relative to `start`, clipped to `end`.
 fn clip_links(links: &[Link], start: usize, end: usize) -> Vec<Link> {
     links
@@ -194,12 +362,17 @@ impl StemCache {
         }
     }
 
-    fn get(&mut self, stemmer: &Stemmer, word: &str) -> &str {
-        if !self.map.contains_key(word) {
-            let stem = stemmer.stem(word).into_owned();
-            self.map.insert(word.to_owned(), stem);
+    /// Appends the stem of `word` to `out` (one hash lookup when cached).
+    fn push_stem(&mut self, stemmer: &Stemmer, word: &str, out: &mut WordBuf) {
+        match self.map.get(word) {
+            Some(stem) => out.text.push_str(stem),
+            None => {
+                let stem = stemmer.stem(word).into_owned();
+                out.text.push_str(&stem);
+                self.map.insert(word.to_owned(), stem);
+            }
         }
-        self.map.get(word).map_or("", String::as_str)
+        out.ends.push(out.text.len() as u32);
     }
 }
 

@@ -50,7 +50,10 @@ mod token;
 mod wikitext;
 
 pub use crate::{
-    analyze::{AnalyzeOptions, AnalyzedArticle, AnalyzedSection, Analyzer, Sentence},
+    analyze::{
+        AnalyzeOptions, AnalyzedArticle, AnalyzedSection, Analyzer, LinkRef, Sentence, SentenceRef,
+        Words,
+    },
     entity::{Entity, EntityKind, entities},
     normalize::fold,
     sentence::{SentenceSplitter, split_sentences},

@@ -156,12 +156,12 @@ pub(crate) fn lowercase(word: &str) -> String {
     word.to_lowercase()
 }
 
-/// Writes the lowercase form of `word` into `buf` (cleared first).
-pub(crate) fn lowercase_into(word: &str, buf: &mut String) {
-    buf.clear();
+/// Appends the lowercase form of `word` to `buf`.
+pub(crate) fn lowercase_push(word: &str, buf: &mut String) {
     if word.is_ascii() {
+        let at = buf.len();
         buf.push_str(word);
-        buf.make_ascii_lowercase();
+        buf[at..].make_ascii_lowercase();
     } else {
         buf.extend(word.chars().flat_map(char::to_lowercase));
     }
