@@ -63,6 +63,7 @@ mod shard;
 mod spill;
 mod storage;
 mod table;
+mod terms;
 mod writer;
 
 pub use error::{Error, Result};

@@ -23,6 +23,7 @@ use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
 use crate::storage::{Access, open};
 use crate::table::{ID_ROW_LEN, IdRow, Table, TableWriter};
+use crate::terms::TermsWriter;
 
 /// Global file names.
 pub(crate) const TITLES_FILE: &str = "titles.fst";
@@ -697,27 +698,23 @@ impl IndexWriter {
         let mut merge = sorter.finish()?;
         self.spill_runs += merge.n_runs();
         let path = self.build_dir.join(TERMS_FILE);
-        let mut writer = LexiconWriter::create(&path, FileKind::Terms)?;
-        let mut payload = Vec::new();
+        let mut writer = TermsWriter::create(
+            &path,
+            self.options.zstd_level,
+            self.options.block_size as usize,
+        )?;
+        // Postings stream straight from the merge into the file: nothing is
+        // held per term, so a term in every sentence costs no memory.
+        let mut current: Option<String> = None;
         while let Some((stem, id, sentence)) = merge.next_item()? {
-            // Group all postings of `stem`: (id, sentence) ascending, duplicates removed.
-            let mut docs: Vec<(u64, Vec<u32>)> = vec![(id, vec![sentence])];
-            while let Some((_, id, sentence)) = merge.next_if(|item| item.0 == stem)? {
-                let last = docs.last_mut().expect("non-empty");
-                if last.0 == id {
-                    if last.1.last() != Some(&sentence) {
-                        last.1.push(sentence);
-                    }
-                } else {
-                    docs.push((id, vec![sentence]));
-                }
+            if current.as_deref() != Some(stem.as_str()) {
+                writer.start_term(stem.as_bytes())?;
+                current = Some(stem);
             }
-            payload.clear();
-            encode_postings(&docs, &mut payload);
-            self.counts.postings += docs.iter().map(|d| d.1.len() as u64).sum::<u64>();
-            writer.insert_list(stem.as_bytes(), &payload)?;
+            writer.add(id, sentence)?;
         }
-        self.counts.terms = writer.len();
+        self.counts.terms = writer.n_terms();
+        self.counts.postings = writer.n_postings();
         let (size, crc, items) = writer.finish()?;
         Ok(FileEntry {
             name: TERMS_FILE.to_string(),
@@ -1110,23 +1107,6 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Encodes one term's postings: n_docs, then per article the id delta, the
-/// number of sentences and the sentence ordinal deltas (all varints).
-pub(crate) fn encode_postings(docs: &[(u64, Vec<u32>)], out: &mut Vec<u8>) {
-    put_varint(out, docs.len() as u64);
-    let mut last_id = 0u64;
-    for (id, sentences) in docs {
-        put_varint(out, id - last_id);
-        last_id = *id;
-        put_varint(out, sentences.len() as u64);
-        let mut last = 0u32;
-        for &sentence in sentences {
-            put_varint(out, u64::from(sentence - last));
-            last = sentence;
-        }
-    }
-}
-
 fn decode_redirect(raw: &Lexicon, offset: u64) -> Result<(String, String)> {
     let list = raw.list(offset)?;
     let mut reader = crate::footer::LeReader::new(&list, raw.path());
@@ -1156,24 +1136,4 @@ fn resolve_chain(
         }
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn postings_encoding_round_trips() {
-        let docs = vec![
-            (3u64, vec![0u32, 2, 9]),
-            (10, vec![1]),
-            (1 << 40, vec![0, 70_000]),
-        ];
-        let mut out = Vec::new();
-        encode_postings(&docs, &mut out);
-        assert_eq!(
-            crate::index::decode_postings(&out, Path::new("p")).unwrap(),
-            docs
-        );
-    }
 }

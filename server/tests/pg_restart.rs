@@ -65,7 +65,10 @@ async fn post_until_stored(addr: SocketAddr, id: &str, text: &str, limit: Durati
             status == 503,
             "during recovery the answer is 503 or 200, got {status}"
         );
-        assert!(start.elapsed() < limit, "the server did not recover in {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "the server did not recover in {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

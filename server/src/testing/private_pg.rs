@@ -36,7 +36,9 @@ impl PrivatePostgres {
         let cluster = PrivatePostgres { bin, root, port };
         if is_root() {
             // initdb refuses to run as root: the cluster belongs to `postgres`.
-            run(Command::new("chown").args(["-R", "postgres:"]).arg(&cluster.root));
+            run(Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(&cluster.root));
         }
         run(cluster
             .command("initdb")
