@@ -58,6 +58,7 @@ mod footer;
 mod index;
 mod lexicon;
 mod manifest;
+mod postings;
 mod record;
 mod shard;
 mod spill;

@@ -666,7 +666,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("terms.lex");
         let terms: Vec<(String, Postings)> = sample().into_iter().take(80).collect();
-        let (_, crc) = write(&path, &terms, 300);
+        let _ = write(&path, &terms, 300);
         let good = std::fs::read(&path).unwrap();
         for i in 0..good.len() - 8 {
             let mut bad = good.clone();

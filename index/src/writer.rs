@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::footer::{FileKind, FileWriter, crc32, put_varint};
 use crate::lexicon::{Lexicon, LexiconWriter, token_prefix_matches};
 use crate::manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, Manifest, sync_dir};
+use crate::postings::PostingsBuffer;
 use crate::record::ArticleRecord;
 use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
@@ -241,7 +242,7 @@ pub struct IndexWriter {
     titles: Sorter<(String, u64, u64)>,
     redirects: Sorter<(String, u64, String, String)>,
     ids: Sorter<(u64, u64, u32, u32, u32, u32)>,
-    terms: Sorter<(String, u64, u32)>,
+    postings: Option<PostingsBuffer>,
     anchors: Option<Log<ArticleAnchors>>,
     texts: Option<Log<Vec<String>>>,
     counts: Counts,
@@ -272,10 +273,17 @@ impl IndexWriter {
         }
         let spill_dir = build_dir.join("spill");
         std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
-        // Six sorters may hold buffers at once (four while adding, two more in finish).
-        let sorter_budget = usize::try_from(memory_budget / 6)
-            .unwrap_or(usize::MAX)
-            .max(1);
+        // While adding: half the budget for the postings, a twelfth for each of
+        // the title, redirect and id runs, the rest for everything else (the
+        // dictionary sample, the open shard's tables). In `finish`, which
+        // starts by writing the postings out, at most three sorters of a sixth
+        // each hold buffers at once.
+        let share = |d: u64| {
+            usize::try_from(memory_budget / d)
+                .unwrap_or(usize::MAX)
+                .max(1)
+        };
+        let sorter_budget = share(6);
         let dict = if options.dictionary {
             DictState::Sampling {
                 records: Vec::new(),
@@ -286,10 +294,10 @@ impl IndexWriter {
         };
         info!(out = %out_dir.display(), build = %build_dir.display(), "index build started");
         Ok(IndexWriter {
-            titles: Sorter::new(&spill_dir, "titles", sorter_budget),
-            redirects: Sorter::new(&spill_dir, "redirects", sorter_budget),
-            ids: Sorter::new(&spill_dir, "ids", sorter_budget),
-            terms: Sorter::new(&spill_dir, "terms", sorter_budget),
+            titles: Sorter::new(&spill_dir, "titles", share(12)),
+            redirects: Sorter::new(&spill_dir, "redirects", share(12)),
+            ids: Sorter::new(&spill_dir, "ids", share(12)),
+            postings: Some(PostingsBuffer::new(&spill_dir, share(2))),
             anchors: Some(Log::create(spill_dir.join("anchors.log"))?),
             texts: Some(Log::create(spill_dir.join("texts.log"))?),
             out_dir,
@@ -374,16 +382,19 @@ impl IndexWriter {
             ),
             0,
         )?;
-        for (sentence, stems) in input.sentence_stems.iter().enumerate() {
-            for stem in stems {
-                self.terms
-                    .push((stem.clone(), id, sentence as u32), stem.len())?;
+        if let Some(postings) = &mut self.postings {
+            for (sentence, stems) in input.sentence_stems.iter().enumerate() {
+                for stem in stems {
+                    postings.add(stem, id, sentence as u32);
+                }
             }
+            postings.end_article()?;
         }
         self.counts.links += input.anchors.len() as u64;
         if let (Some(anchors), Some(texts)) = (&mut self.anchors, &mut self.texts) {
-            anchors.push(&(id, input.anchors.to_vec()))?;
-            texts.push(&input.folded_sentences.to_vec())?;
+            // Borrowed forms encode as the owned types the logs are read back as.
+            anchors.push_as(&(id, input.anchors))?;
+            texts.push_as(&input.folded_sentences)?;
         }
         self.place_record(PendingRecord {
             shard,
@@ -691,12 +702,13 @@ impl IndexWriter {
     }
 
     fn write_terms(&mut self) -> Result<FileEntry> {
-        let sorter = std::mem::replace(
-            &mut self.terms,
-            Sorter::new(&self.spill_dir, "terms-done", 1),
-        );
-        let mut merge = sorter.finish()?;
-        self.spill_runs += merge.n_runs();
+        let buffer = self
+            .postings
+            .take()
+            .ok_or_else(|| Error::invalid("postings already written"))?;
+        // Runs spilled because the budget was reached (the last one is not).
+        self.spill_runs += buffer.n_runs() as u64;
+        let mut merge = buffer.finish()?;
         let path = self.build_dir.join(TERMS_FILE);
         let mut writer = TermsWriter::create(
             &path,
@@ -705,13 +717,11 @@ impl IndexWriter {
         )?;
         // Postings stream straight from the merge into the file: nothing is
         // held per term, so a term in every sentence costs no memory.
-        let mut current: Option<String> = None;
-        while let Some((stem, id, sentence)) = merge.next_item()? {
-            if current.as_deref() != Some(stem.as_str()) {
-                writer.start_term(stem.as_bytes())?;
-                current = Some(stem);
+        while let Some(stem) = merge.next_term()? {
+            writer.start_term(&stem)?;
+            while let Some((id, sentence)) = merge.next_posting()? {
+                writer.add(id, sentence)?;
             }
-            writer.add(id, sentence)?;
         }
         self.counts.terms = writer.n_terms();
         self.counts.postings = writer.n_postings();
