@@ -471,13 +471,14 @@ impl IndexWriter {
 
     fn train_dictionary(&self, records: &[PendingRecord]) -> Result<Option<(Vec<u8>, u32, u32)>> {
         let samples: Vec<&[u8]> = records.iter().map(|r| r.encoded.as_slice()).collect();
-        let dict = match zstd::dict::from_samples(&samples, DICT_SIZE) {
-            Ok(dict) => dict,
-            Err(e) => {
-                debug!(error = %e, "dictionary training failed; no dictionary");
-                return Ok(None);
-            }
-        };
+        let dict =
+            match crate::block::train_dictionary(&samples, DICT_SIZE, self.options.zstd_level) {
+                Ok(dict) => dict,
+                Err(e) => {
+                    debug!(error = %e, "dictionary training failed; no dictionary");
+                    return Ok(None);
+                }
+            };
         // Measure on the blocks the shard writer would cut.
         let level = self.options.zstd_level;
         let block_size = self.options.block_size as usize;
