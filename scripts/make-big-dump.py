@@ -19,6 +19,9 @@ from xml.sax.saxutils import unescape
 
 
 def main():
+    if len(sys.argv) < 3 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        sys.exit(0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2)
     sample, out_dir = sys.argv[1], sys.argv[2]
     copies = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     os.makedirs(out_dir, exist_ok=True)

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q -p cli
-fraser=target/release/fraser
+fraser=${CARGO_TARGET_DIR:-target}/release/fraser
 sample=data/simplewiki-2019-sample-7pages.xml.bz2
 mkdir -p data/fixtures
 "$fraser" -q build "$sample" --out data/fixtures/simplewiki-index

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! offset 0       magic      8 bytes   e.g. "FRASERSH"
-//! offset 8       version    u32 LE    FORMAT_VERSION
+//! offset 8       version    u32 LE    the kind's version (FileKind::version)
 //! offset 12      body       ...       kind-specific
 //! len - 8        crc32      u32 LE    CRC32 (IEEE) of bytes [0, len - 8)
 //! len - 4        tag        4 bytes   "FEND"
@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 
-/// The format version this release writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version of an index directory (its `manifest.json`) that this
+/// release writes and reads; bumped whenever any file's layout changes. Each
+/// file also carries its own kind's version ([`FileKind::version`]).
+pub const FORMAT_VERSION: u32 = 2;
 /// Length of the header (magic + version).
 pub(crate) const HEADER_LEN: u64 = 12;
 /// Length of the footer (crc + tag).
@@ -51,6 +53,22 @@ impl FileKind {
             FileKind::Ids => *b"FRASERID",
             FileKind::Inlinks => *b"FRASERIL",
             FileKind::Dictionary => *b"FRASERDC",
+        }
+    }
+
+    /// The layout version of this kind of file, written after the magic;
+    /// bumped when the kind's layout changes.
+    pub(crate) fn version(self) -> u32 {
+        match self {
+            FileKind::Terms => 2,
+            FileKind::Shard
+            | FileKind::Titles
+            | FileKind::Redirects
+            | FileKind::Aliases
+            | FileKind::RedirectsIn
+            | FileKind::Ids
+            | FileKind::Inlinks
+            | FileKind::Dictionary => 1,
         }
     }
 }
@@ -90,7 +108,7 @@ impl<W: Write> FileWriter<W> {
             written: 0,
         };
         writer.write_all(&kind.magic())?;
-        writer.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        writer.write_all(&kind.version().to_le_bytes())?;
         Ok(writer)
     }
 
@@ -157,10 +175,10 @@ pub(crate) fn check_frame(
         ));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION {
+    if version != kind.version() {
         return Err(Error::FormatVersion {
             path: path.to_path_buf(),
-            expected: FORMAT_VERSION,
+            expected: kind.version(),
             found: version,
         });
     }
@@ -281,6 +299,11 @@ impl<'a> LeReader<'a> {
         self.pos == self.bytes.len()
     }
 
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
     pub(crate) fn path(&self) -> PathBuf {
         self.path.to_path_buf()
     }
@@ -333,7 +356,7 @@ mod tests {
         match check_frame(&mem(version), FileKind::Ids, None).unwrap_err() {
             Error::FormatVersion {
                 expected, found, ..
-            } => assert_eq!((expected, found), (FORMAT_VERSION, 9)),
+            } => assert_eq!((expected, found), (FileKind::Ids.version(), 9)),
             other => panic!("{other}"),
         }
 

@@ -16,6 +16,7 @@ use crate::record::ArticleRecord;
 use crate::shard::Shard;
 use crate::storage::{Access, Storage, open};
 use crate::table::{ID_ROW_LEN, Table};
+use crate::terms::Terms;
 use crate::writer::{
     ALIASES_FILE, DICTIONARY_FILE, IDS_FILE, INLINKS_FILE, REDIRECTS_FILE, REDIRECTS_IN_FILE,
     TERMS_FILE, TITLES_FILE,
@@ -141,7 +142,7 @@ pub struct Index {
     redirects: OnceLock<Lexicon>,
     redirects_in: OnceLock<Lexicon>,
     aliases: OnceLock<Lexicon>,
-    terms: OnceLock<Lexicon>,
+    terms: OnceLock<Terms>,
     ids: OnceLock<Table>,
     inlinks: OnceLock<Table>,
     shards_open: AtomicU64,
@@ -484,13 +485,16 @@ impl Index {
         if stems.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let terms = self.lexicon(&self.terms, TERMS_FILE, FileKind::Terms)?;
+        let terms = lazy(&self.terms, || {
+            let entry = self.global_entry(TERMS_FILE)?;
+            Terms::open(self.open_file(entry)?, Some(entry.crc32))
+        })?;
         let mut lists = Vec::with_capacity(stems.len());
         for stem in stems {
-            let Some(offset) = terms.map().get(stem) else {
-                return Ok(Vec::new());
-            };
-            lists.push(decode_postings(&terms.list(offset)?, terms.path())?);
+            match terms.postings(stem.as_bytes())? {
+                Some(list) => lists.push(list),
+                None => return Ok(Vec::new()),
+            }
         }
         lists.sort_by_key(|list| list.len());
         let n_docs = self.manifest.counts.articles.max(1) as f64;
@@ -702,38 +706,6 @@ pub(crate) fn read_str(reader: &mut LeReader<'_>) -> Result<String> {
         .map_err(|_| Error::corrupt(reader.path(), "string is not UTF-8"))
 }
 
-/// Decodes one term's postings (see `encode_postings` in the writer).
-pub(crate) fn decode_postings(bytes: &[u8], path: &Path) -> Result<Vec<(u64, Vec<u32>)>> {
-    let mut reader = LeReader::new(bytes, path);
-    let n_docs = reader.varint()?;
-    let corrupt = || Error::corrupt(path, "postings list is malformed");
-    let mut docs = Vec::new();
-    let mut id = 0u64;
-    for i in 0..n_docs {
-        let delta = reader.varint()?;
-        if i > 0 && delta == 0 {
-            return Err(corrupt());
-        }
-        id = id.checked_add(delta).ok_or_else(corrupt)?;
-        let n = reader.varint()?;
-        if n == 0 {
-            return Err(corrupt());
-        }
-        let mut sentences = Vec::new();
-        let mut sentence = 0u32;
-        for _ in 0..n {
-            let delta = u32::try_from(reader.varint()?).map_err(|_| corrupt())?;
-            sentence = sentence.checked_add(delta).ok_or_else(corrupt)?;
-            sentences.push(sentence);
-        }
-        docs.push((id, sentences));
-    }
-    if !reader.is_empty() {
-        return Err(corrupt());
-    }
-    Ok(docs)
-}
-
 /// Edit distance over Unicode scalar values.
 fn edit_distance(a: &str, b: &str) -> u32 {
     let b: Vec<char> = b.chars().collect();
@@ -782,14 +754,5 @@ mod tests {
         let mut rng = SplitMix64(0);
         assert_eq!(rng.next(), 0xe220_a839_7b1d_cdaf);
         assert_eq!(rng.next(), 0x6e78_9e6a_a1b9_65f4);
-    }
-
-    #[test]
-    fn malformed_postings_are_errors() {
-        let path = Path::new("p");
-        assert!(decode_postings(&[1, 5, 0], path).is_err());
-        assert!(decode_postings(&[2, 5, 1, 0, 0, 1, 0], path).is_err());
-        assert!(decode_postings(&[0, 9], path).is_err());
-        assert_eq!(decode_postings(&[0], path).unwrap(), vec![]);
     }
 }

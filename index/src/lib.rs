@@ -58,11 +58,13 @@ mod footer;
 mod index;
 mod lexicon;
 mod manifest;
+mod postings;
 mod record;
 mod shard;
 mod spill;
 mod storage;
 mod table;
+mod terms;
 mod writer;
 
 pub use error::{Error, Result};

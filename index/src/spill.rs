@@ -18,11 +18,14 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+/// At most this many runs are merged at once.
+pub(crate) const FAN_IN: usize = crate::postings::FAN_IN;
+
 /// Fixed per-item overhead added to the caller's size estimate (vector slot,
 /// allocation headers).
 const ITEM_OVERHEAD: usize = 48;
 
-fn write_item<T: Serialize>(
+fn write_item<T: Serialize + ?Sized>(
     out: &mut impl Write,
     item: &T,
     scratch: &mut Vec<u8>,
@@ -111,23 +114,51 @@ impl<T: Serialize + DeserializeOwned + Ord> Sorter<T> {
         Ok(())
     }
 
-    /// Returns all items in sorted order (duplicates kept).
+    /// Returns all items in sorted order (duplicates kept). While there are
+    /// more than [`FAN_IN`] runs, groups of them are first merged into one, so
+    /// the open files and read buffers stay bounded.
     pub(crate) fn finish(mut self) -> Result<Merge<T>> {
+        let mut level = 0;
+        while self.runs.len() > FAN_IN {
+            let rest = self.runs.split_off(FAN_IN);
+            let group = std::mem::replace(&mut self.runs, rest);
+            let path = self
+                .dir
+                .join(format!("{}-merged-{level:05}.run", self.name));
+            level += 1;
+            let mut merge: Merge<T> = Merge::open(group, Vec::new())?;
+            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            let mut out = BufWriter::with_capacity(1 << 16, file);
+            let mut scratch = Vec::new();
+            while let Some(item) = merge.next_item()? {
+                write_item(&mut out, &item, &mut scratch, &path)?;
+            }
+            out.flush().map_err(|e| Error::io(&path, e))?;
+            drop(merge);
+            self.runs.push(path);
+        }
         self.buffer.sort_unstable();
-        let mut sources = Vec::with_capacity(self.runs.len() + 1);
-        for path in &self.runs {
+        let runs = std::mem::take(&mut self.runs);
+        Merge::open(runs, std::mem::take(&mut self.buffer))
+    }
+}
+
+impl<T: DeserializeOwned + Ord> Merge<T> {
+    fn open(runs: Vec<PathBuf>, memory: Vec<T>) -> Result<Merge<T>> {
+        let mut sources = Vec::with_capacity(runs.len() + 1);
+        for path in &runs {
             let file = File::open(path).map_err(|e| Error::io(path, e))?;
             sources.push(Source::Run {
                 input: BufReader::with_capacity(1 << 16, file),
                 path: path.clone(),
             });
         }
-        sources.push(Source::Memory(std::mem::take(&mut self.buffer).into_iter()));
+        sources.push(Source::Memory(memory.into_iter()));
         let mut merge = Merge {
             sources,
             heap: BinaryHeap::new(),
             scratch: Vec::new(),
-            runs: std::mem::take(&mut self.runs),
+            runs,
         };
         for index in 0..merge.sources.len() {
             merge.refill(index)?;
@@ -219,6 +250,12 @@ impl<T: Serialize + DeserializeOwned> Log<T> {
 
     /// Appends one item.
     pub(crate) fn push(&mut self, item: &T) -> Result<()> {
+        self.push_as(item)
+    }
+
+    /// Appends a value whose postcard encoding is that of a `T` (a borrowed
+    /// form, such as a slice for a vector), saving the copy into a `T`.
+    pub(crate) fn push_as<S: Serialize + ?Sized>(&mut self, item: &S) -> Result<()> {
         self.len += 1;
         write_item(&mut self.out, item, &mut self.scratch, &self.path)
     }
@@ -282,8 +319,11 @@ mod tests {
             .map(|i| (format!("k{}", (i * 7919) % 997), i))
             .collect();
         let (small, small_runs) = sorted(500, &items);
+        let (tiny, tiny_runs) = sorted(60, &items);
         let (big, big_runs) = sorted(usize::MAX, &items);
         assert!(small_runs > 10);
+        assert!(tiny_runs > 2 * FAN_IN);
+        assert_eq!(tiny, small);
         assert_eq!(big_runs, 0);
         let mut expected = items.clone();
         expected.sort();

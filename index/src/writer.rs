@@ -18,11 +18,13 @@ use crate::error::{Error, Result};
 use crate::footer::{FileKind, FileWriter, crc32, put_varint};
 use crate::lexicon::{Lexicon, LexiconWriter, token_prefix_matches};
 use crate::manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, Manifest, sync_dir};
+use crate::postings::PostingsBuffer;
 use crate::record::ArticleRecord;
 use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
 use crate::storage::{Access, open};
 use crate::table::{ID_ROW_LEN, IdRow, Table, TableWriter};
+use crate::terms::TermsWriter;
 
 /// Global file names.
 pub(crate) const TITLES_FILE: &str = "titles.fst";
@@ -240,7 +242,7 @@ pub struct IndexWriter {
     titles: Sorter<(String, u64, u64)>,
     redirects: Sorter<(String, u64, String, String)>,
     ids: Sorter<(u64, u64, u32, u32, u32, u32)>,
-    terms: Sorter<(String, u64, u32)>,
+    postings: Option<PostingsBuffer>,
     anchors: Option<Log<ArticleAnchors>>,
     texts: Option<Log<Vec<String>>>,
     counts: Counts,
@@ -271,10 +273,17 @@ impl IndexWriter {
         }
         let spill_dir = build_dir.join("spill");
         std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
-        // Six sorters may hold buffers at once (four while adding, two more in finish).
-        let sorter_budget = usize::try_from(memory_budget / 6)
-            .unwrap_or(usize::MAX)
-            .max(1);
+        // While adding: half the budget for the postings, a twelfth for each of
+        // the title, redirect and id runs, the rest for everything else (the
+        // dictionary sample, the open shard's tables). In `finish`, which
+        // starts by writing the postings out, at most three sorters of a sixth
+        // each hold buffers at once.
+        let share = |d: u64| {
+            usize::try_from(memory_budget / d)
+                .unwrap_or(usize::MAX)
+                .max(1)
+        };
+        let sorter_budget = share(6);
         let dict = if options.dictionary {
             DictState::Sampling {
                 records: Vec::new(),
@@ -285,10 +294,10 @@ impl IndexWriter {
         };
         info!(out = %out_dir.display(), build = %build_dir.display(), "index build started");
         Ok(IndexWriter {
-            titles: Sorter::new(&spill_dir, "titles", sorter_budget),
-            redirects: Sorter::new(&spill_dir, "redirects", sorter_budget),
-            ids: Sorter::new(&spill_dir, "ids", sorter_budget),
-            terms: Sorter::new(&spill_dir, "terms", sorter_budget),
+            titles: Sorter::new(&spill_dir, "titles", share(12)),
+            redirects: Sorter::new(&spill_dir, "redirects", share(12)),
+            ids: Sorter::new(&spill_dir, "ids", share(12)),
+            postings: Some(PostingsBuffer::new(&spill_dir, share(2))),
             anchors: Some(Log::create(spill_dir.join("anchors.log"))?),
             texts: Some(Log::create(spill_dir.join("texts.log"))?),
             out_dir,
@@ -373,16 +382,19 @@ impl IndexWriter {
             ),
             0,
         )?;
-        for (sentence, stems) in input.sentence_stems.iter().enumerate() {
-            for stem in stems {
-                self.terms
-                    .push((stem.clone(), id, sentence as u32), stem.len())?;
+        if let Some(postings) = &mut self.postings {
+            for (sentence, stems) in input.sentence_stems.iter().enumerate() {
+                for stem in stems {
+                    postings.add(stem, id, sentence as u32);
+                }
             }
+            postings.end_article()?;
         }
         self.counts.links += input.anchors.len() as u64;
         if let (Some(anchors), Some(texts)) = (&mut self.anchors, &mut self.texts) {
-            anchors.push(&(id, input.anchors.to_vec()))?;
-            texts.push(&input.folded_sentences.to_vec())?;
+            // Borrowed forms encode as the owned types the logs are read back as.
+            anchors.push_as(&(id, input.anchors))?;
+            texts.push_as(&input.folded_sentences)?;
         }
         self.place_record(PendingRecord {
             shard,
@@ -459,13 +471,14 @@ impl IndexWriter {
 
     fn train_dictionary(&self, records: &[PendingRecord]) -> Result<Option<(Vec<u8>, u32, u32)>> {
         let samples: Vec<&[u8]> = records.iter().map(|r| r.encoded.as_slice()).collect();
-        let dict = match zstd::dict::from_samples(&samples, DICT_SIZE) {
-            Ok(dict) => dict,
-            Err(e) => {
-                debug!(error = %e, "dictionary training failed; no dictionary");
-                return Ok(None);
-            }
-        };
+        let dict =
+            match crate::block::train_dictionary(&samples, DICT_SIZE, self.options.zstd_level) {
+                Ok(dict) => dict,
+                Err(e) => {
+                    debug!(error = %e, "dictionary training failed; no dictionary");
+                    return Ok(None);
+                }
+            };
         // Measure on the blocks the shard writer would cut.
         let level = self.options.zstd_level;
         let block_size = self.options.block_size as usize;
@@ -690,34 +703,29 @@ impl IndexWriter {
     }
 
     fn write_terms(&mut self) -> Result<FileEntry> {
-        let sorter = std::mem::replace(
-            &mut self.terms,
-            Sorter::new(&self.spill_dir, "terms-done", 1),
-        );
-        let mut merge = sorter.finish()?;
-        self.spill_runs += merge.n_runs();
+        let buffer = self
+            .postings
+            .take()
+            .ok_or_else(|| Error::invalid("postings already written"))?;
+        // Runs spilled because the budget was reached (the last one is not).
+        self.spill_runs += buffer.n_runs() as u64;
+        let mut merge = buffer.finish()?;
         let path = self.build_dir.join(TERMS_FILE);
-        let mut writer = LexiconWriter::create(&path, FileKind::Terms)?;
-        let mut payload = Vec::new();
-        while let Some((stem, id, sentence)) = merge.next_item()? {
-            // Group all postings of `stem`: (id, sentence) ascending, duplicates removed.
-            let mut docs: Vec<(u64, Vec<u32>)> = vec![(id, vec![sentence])];
-            while let Some((_, id, sentence)) = merge.next_if(|item| item.0 == stem)? {
-                let last = docs.last_mut().expect("non-empty");
-                if last.0 == id {
-                    if last.1.last() != Some(&sentence) {
-                        last.1.push(sentence);
-                    }
-                } else {
-                    docs.push((id, vec![sentence]));
-                }
+        let mut writer = TermsWriter::create(
+            &path,
+            self.options.zstd_level,
+            self.options.block_size as usize,
+        )?;
+        // Postings stream straight from the merge into the file: nothing is
+        // held per term, so a term in every sentence costs no memory.
+        while let Some(stem) = merge.next_term()? {
+            writer.start_term(&stem)?;
+            while let Some((id, sentence)) = merge.next_posting()? {
+                writer.add(id, sentence)?;
             }
-            payload.clear();
-            encode_postings(&docs, &mut payload);
-            self.counts.postings += docs.iter().map(|d| d.1.len() as u64).sum::<u64>();
-            writer.insert_list(stem.as_bytes(), &payload)?;
         }
-        self.counts.terms = writer.len();
+        self.counts.terms = writer.n_terms();
+        self.counts.postings = writer.n_postings();
         let (size, crc, items) = writer.finish()?;
         Ok(FileEntry {
             name: TERMS_FILE.to_string(),
@@ -1110,23 +1118,6 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Encodes one term's postings: n_docs, then per article the id delta, the
-/// number of sentences and the sentence ordinal deltas (all varints).
-pub(crate) fn encode_postings(docs: &[(u64, Vec<u32>)], out: &mut Vec<u8>) {
-    put_varint(out, docs.len() as u64);
-    let mut last_id = 0u64;
-    for (id, sentences) in docs {
-        put_varint(out, id - last_id);
-        last_id = *id;
-        put_varint(out, sentences.len() as u64);
-        let mut last = 0u32;
-        for &sentence in sentences {
-            put_varint(out, u64::from(sentence - last));
-            last = sentence;
-        }
-    }
-}
-
 fn decode_redirect(raw: &Lexicon, offset: u64) -> Result<(String, String)> {
     let list = raw.list(offset)?;
     let mut reader = crate::footer::LeReader::new(&list, raw.path());
@@ -1156,24 +1147,4 @@ fn resolve_chain(
         }
     }
     Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn postings_encoding_round_trips() {
-        let docs = vec![
-            (3u64, vec![0u32, 2, 9]),
-            (10, vec![1]),
-            (1 << 40, vec![0, 70_000]),
-        ];
-        let mut out = Vec::new();
-        encode_postings(&docs, &mut out);
-        assert_eq!(
-            crate::index::decode_postings(&out, Path::new("p")).unwrap(),
-            docs
-        );
-    }
 }
