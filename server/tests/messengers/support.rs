@@ -190,6 +190,8 @@ impl Harness {
 
     fn settings() -> QueueSettings {
         QueueSettings {
+            // One chat per claim, so `run_turns` counts turns.
+            turn_batch: 1,
             send_retry_base: Duration::from_secs(1),
             send_retry_max: Duration::from_secs(60),
             ..QueueSettings::default()
