@@ -17,8 +17,8 @@
 #   FRASER_CLUSTER_SERVER_PORTS  the servers' ports       (default "18081 18082 18083")
 #   FRASER_CLUSTER_PG_PORT       PostgreSQL port          (default 15432)
 #   FRASER_CLUSTER_FAKE_PORT     fake platform port       (default 18090)
-#   FRASER_CLUSTER_INDEX  index directory (built from the bundled sample when missing;
-#                         default out/index)
+#   FRASER_CLUSTER_INDEX  index directory (default: DIR/index, built from the bundled
+#                         sample when missing or unreadable by this build)
 #   FRASER_CLUSTER_PROFILE  cargo profile of the binaries: release (default) or dev
 # Webhooks: POST http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram with the header
 # X-Telegram-Bot-Api-Secret-Token: cluster-secret. Replies land in $DIR/fake-requests.jsonl.
@@ -34,7 +34,7 @@ port=${FRASER_CLUSTER_PORT:-18080}
 server_ports=${FRASER_CLUSTER_SERVER_PORTS:-"18081 18082 18083"}
 pg_port=${FRASER_CLUSTER_PG_PORT:-15432}
 fake_port=${FRASER_CLUSTER_FAKE_PORT:-18090}
-index=${FRASER_CLUSTER_INDEX:-out/index}
+index=${FRASER_CLUSTER_INDEX:-$dir/index}
 secret=cluster-secret
 profile=${FRASER_CLUSTER_PROFILE:-release}
 case "$profile" in
@@ -152,7 +152,7 @@ up() {
   # shellcheck disable=SC2086
   cargo build $profile_flag --locked -q -p cli -p integration-tests \
     --bin fraser --bin fraser-fake-platform --bin fraser-webhook-load
-  if [ ! -f "$index/manifest.json" ]; then
+  if [ -z "${FRASER_CLUSTER_INDEX:-}" ] && ! "$bin/fraser" verify "$index" >/dev/null 2>&1; then
     say "building the index of the bundled sample into $index"
     "$bin/fraser" -q build "$dump" --out "$index"
   fi
