@@ -26,7 +26,7 @@ if [ ! -x "$venv/bin/wikiextractor" ]; then
 fi
 [ -f "$dir/big.xml.bz2" ] || python3 scripts/make-big-dump.py "$sample" "$dir" "$copies"
 cargo build --release --locked -q -p cli
-fraser=target/release/fraser
+fraser=${CARGO_TARGET_DIR:-target}/release/fraser
 xml_bytes=$(stat -c %s "$dir/big.xml")
 
 # Runs a command, records seconds and peak RSS (KiB) into $secs and $rss.
