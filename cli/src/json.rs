@@ -29,7 +29,34 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    let bytes = s.as_bytes();
+    if is_plain(s) {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        push_escaped(out, s.as_bytes());
+    }
+    out.push(b'"');
+}
+
+/// Whether `s` goes into a JSON string as it is (no byte to escape).
+#[inline]
+pub fn is_plain(s: &str) -> bool {
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        if let Ok(chunk) = <[u8; 8]>::try_from(chunk)
+            && needs_escape(u64::from_le_bytes(chunk))
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&byte| ESCAPE[usize::from(byte)] == 0)
+}
+
+/// Appends the escaped contents of a JSON string.
+#[cold]
+fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
         let escape = ESCAPE[usize::from(byte)];
@@ -48,7 +75,19 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `word` is below 0x20, `"` or `\\`
+/// (exact: the classic "has a byte less than n" and "has a zero byte" tests).
+#[inline(always)]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) != 0
 }
 
 /// Appends an unsigned integer.
@@ -111,6 +150,27 @@ mod tests {
         ];
         for s in samples {
             assert_eq!(json_str(s), serde_json::to_string(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn plain_means_nothing_to_escape() {
+        for s in ["", "abc", "abcdefghijklmnop", "é日本 words: 1.5, it's"] {
+            assert!(is_plain(s), "{s:?}");
+        }
+        for s in ["\"", "abcdefgh\\", "abc\tdefghijk", "abcdefghijklmno\u{1}"] {
+            assert!(!is_plain(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn escapes_at_every_position() {
+        for special in ['"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', 'é'] {
+            for at in 0..20 {
+                let mut s: String = "abcdefghijklmnopqrstuvwx".to_owned();
+                s.insert(at, special);
+                assert_eq!(json_str(&s), serde_json::to_string(&s).unwrap(), "{s:?}");
+            }
         }
     }
 

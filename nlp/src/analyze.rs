@@ -170,6 +170,11 @@ impl<'a> Words<'a> {
         })
     }
 
+    /// All the words back to back, without separators.
+    pub fn joined(&self) -> &'a str {
+        self.text
+    }
+
     /// The number of words.
     pub fn len(&self) -> usize {
         self.ends.len()

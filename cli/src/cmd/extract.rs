@@ -292,10 +292,30 @@ fn write_sentence(line: &mut Vec<u8>, sentence: &nlp::SentenceRef<'_>) {
         line.push(b'}');
     }
     line.extend_from_slice(b"],\"tokens\":");
-    json::push_str_array(line, sentence.tokens().iter());
+    push_words(line, sentence.tokens());
     line.extend_from_slice(b",\"stems\":");
-    json::push_str_array(line, sentence.stems().iter());
+    push_words(line, sentence.stems());
     line.push(b'}');
+}
+
+/// Writes words as a JSON array of strings. Words almost never hold a
+/// character to escape: one check over all of them, then plain copies.
+fn push_words(line: &mut Vec<u8>, words: nlp::Words<'_>) {
+    if !json::is_plain(words.joined()) {
+        json::push_str_array(line, words.iter());
+        return;
+    }
+    line.reserve(words.joined().len() + 3 * words.len() + 2);
+    line.push(b'[');
+    for (i, word) in words.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        line.push(b'"');
+        line.extend_from_slice(word.as_bytes());
+        line.push(b'"');
+    }
+    line.push(b']');
 }
 
 fn push_opt_u64(line: &mut Vec<u8>, value: Option<u64>) {

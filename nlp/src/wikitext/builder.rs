@@ -223,21 +223,12 @@ impl Builder<'_> {
 
     /// Appends text, collapsing whitespace runs into one space and dropping
     /// leading whitespace.
+    ///
+    /// Whitespace is what [`char::is_whitespace`] says; ASCII bytes are
+    /// classified without decoding, and runs between whitespace are copied
+    /// whole.
     pub(super) fn push_str(&mut self, s: &str) {
-        let cur = &mut self.cur;
-        for (i, piece) in s.split(char::is_whitespace).enumerate() {
-            if i > 0 && !cur.text.is_empty() {
-                cur.space = true;
-            }
-            if piece.is_empty() {
-                continue;
-            }
-            if cur.space {
-                cur.text.push(' ');
-                cur.space = false;
-            }
-            cur.text.push_str(piece);
-        }
+        push_collapsed(&mut self.cur, s);
     }
 
     fn push_char(&mut self, c: char) {
@@ -769,4 +760,97 @@ pub(super) fn tidy(text: &mut String, links: &mut Vec<Link>) {
     }
     links.retain(|link| link.end > link.start);
     *text = out;
+}
+
+/// [`Builder::push_str`]: appends `s` to the block, collapsing whitespace
+/// runs into one space and dropping leading whitespace.
+fn push_collapsed(cur: &mut Inline, s: &str) {
+    let flush = |cur: &mut Inline, run: &str| {
+        if run.is_empty() {
+            return;
+        }
+        if cur.space {
+            cur.text.push(' ');
+            cur.space = false;
+        }
+        cur.text.push_str(run);
+    };
+    let bytes = s.as_bytes();
+    // `run` starts the text not yet copied; `i` is a char boundary.
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let width = if byte < 0x80 {
+            if !matches!(byte, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+                i += 1;
+                continue;
+            }
+            1
+        } else {
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            if !c.is_whitespace() {
+                i += c.len_utf8();
+                continue;
+            }
+            c.len_utf8()
+        };
+        flush(cur, &s[run..i]);
+        if !cur.text.is_empty() {
+            cur.space = true;
+        }
+        i += width;
+        run = i;
+    }
+    flush(cur, &s[run..]);
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+
+    /// The plain version: split on `char::is_whitespace`.
+    fn push_split(cur: &mut Inline, s: &str) {
+        for (i, piece) in s.split(char::is_whitespace).enumerate() {
+            if i > 0 && !cur.text.is_empty() {
+                cur.space = true;
+            }
+            if piece.is_empty() {
+                continue;
+            }
+            if cur.space {
+                cur.text.push(' ');
+                cur.space = false;
+            }
+            cur.text.push_str(piece);
+        }
+    }
+
+    #[test]
+    fn collapses_whitespace_like_split() {
+        let ascii: String = (0u8..0x80).map(char::from).collect();
+        let pieces = [
+            "",
+            " ",
+            "a",
+            "  lead  and\ttabs\n\nnew  ",
+            ascii.as_str(),
+            "\u{85}x\u{a0}y\u{2000}z\u{3000}é\u{2028}\u{1c}\u{1f}日本 ",
+            "end",
+        ];
+        for first in pieces {
+            for second in pieces {
+                let mut fast = Inline::new(BlockKind::Paragraph);
+                let mut plain = Inline::new(BlockKind::Paragraph);
+                for s in [first, second, first] {
+                    push_collapsed(&mut fast, s);
+                    push_split(&mut plain, s);
+                    assert_eq!(fast.text, plain.text, "{first:?} {second:?}");
+                    assert_eq!(fast.space, plain.space, "{first:?} {second:?}");
+                }
+            }
+        }
+    }
 }
