@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integration_tests::{ENWIKI, data_path, fraser_ok};
+use integration_tests::{ENWIKI, build_sample_index};
 use server::testing::http_request;
 
 async fn replies(
@@ -49,15 +49,7 @@ async fn say(addr: std::net::SocketAddr, chat: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guess_round_through_the_server_over_the_enwiki_index() {
     let dir = tempfile::tempdir().unwrap();
-    let index_dir = dir.path().join("index");
-    let input = data_path(ENWIKI);
-    fraser_ok(&[
-        "-q",
-        "build",
-        input.to_str().unwrap(),
-        "--out",
-        index_dir.to_str().unwrap(),
-    ]);
+    let index_dir = build_sample_index(ENWIKI, dir.path());
     let idx = Arc::new(index::Index::open(&index_dir).unwrap());
     let game = Arc::new(server::WordGames::over_index(idx));
 

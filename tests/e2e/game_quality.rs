@@ -4,20 +4,12 @@
 
 use std::sync::Arc;
 
-use integration_tests::{ENWIKI, data_path, fraser_ok};
+use integration_tests::{ENWIKI, build_sample_index};
 
 #[test]
 fn quality_over_many_seeded_rounds_over_the_enwiki_index() {
     let dir = tempfile::tempdir().unwrap();
-    let index_dir = dir.path().join("index");
-    let input = data_path(ENWIKI);
-    fraser_ok(&[
-        "-q",
-        "build",
-        input.to_str().unwrap(),
-        "--out",
-        index_dir.to_str().unwrap(),
-    ]);
+    let index_dir = build_sample_index(ENWIKI, dir.path());
     let index = Arc::new(index::Index::open(&index_dir).unwrap());
     let corpus = Arc::new(server::IndexCorpus::new(index));
     // The index's own settings, with the levels of the in-memory check: the

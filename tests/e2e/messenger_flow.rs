@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use integration_tests::{ENWIKI, data_path, fraser_ok};
+use integration_tests::{ENWIKI, build_sample_index};
 use server::messenger::common::Env;
 use server::testing::{FakePlatform, RecordedRequest, ScriptedResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -90,15 +90,7 @@ async fn wait_for_sends(fake: &FakePlatform, count: usize) -> Vec<RecordedReques
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_round_over_the_enwiki_index() {
     let dir = tempfile::tempdir().unwrap();
-    let index_dir = dir.path().join("index");
-    let input = data_path(ENWIKI);
-    fraser_ok(&[
-        "-q",
-        "build",
-        input.to_str().unwrap(),
-        "--out",
-        index_dir.to_str().unwrap(),
-    ]);
+    let index_dir = build_sample_index(ENWIKI, dir.path());
     let fake = FakePlatform::start(ScriptedResponse::json(
         200,
         serde_json::json!({"ok": true, "result": {"message_id": 7, "date": 0,

@@ -47,6 +47,21 @@ pub fn fraser_ok(args: &[&str]) {
     }
 }
 
+/// Builds the index of the sample dump `name` (see [`data_path`]) into `dir/index`
+/// with default settings and returns the index directory.
+pub fn build_sample_index(name: &str, dir: &Path) -> PathBuf {
+    let index_dir = dir.join("index");
+    let input = data_path(name);
+    fraser_ok(&[
+        "-q",
+        "build",
+        input.to_str().unwrap(),
+        "--out",
+        index_dir.to_str().unwrap(),
+    ]);
+    index_dir
+}
+
 /// Reads every file under `dir` (relative path -> bytes).
 pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();

@@ -75,10 +75,6 @@ fn signed(body: &[u8]) -> Headers {
 }
 
 async fn post(harness: &Harness, headers: &[(String, String)], body: &[u8]) -> support::Answer {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
     harness.post("/webhooks/discord", &headers, body).await
 }
 

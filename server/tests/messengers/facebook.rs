@@ -337,23 +337,12 @@ async fn standard_bad_input() {
 async fn post_signed(harness: &Harness, body: &Value) {
     let body = body.to_string().into_bytes();
     let headers = signed_headers(&body);
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
     let answer = harness.post("/webhooks/messenger", &headers, &body).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
 }
 
 fn sends(fake: &FakePlatform) -> Vec<Value> {
-    fake.requests()
-        .iter()
-        .filter(|request| MessengerPlatform.is_send(request))
-        .map(|request| {
-            MessengerPlatform.validate_send(request);
-            request.json()
-        })
-        .collect()
+    support::validated_sends(fake, &MessengerPlatform)
 }
 
 #[tokio::test]

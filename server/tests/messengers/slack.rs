@@ -72,10 +72,6 @@ fn signed(content_type: &str, body: &[u8]) -> Headers {
 }
 
 async fn post(harness: &Harness, headers: &[(String, String)], body: &[u8]) -> StatusCode {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
     let answer = harness.post(PATH, &headers, body).await;
     answer.status
 }
@@ -400,10 +396,6 @@ async fn slack_url_verification_answers_the_challenge_after_the_signature() {
     let body = fixture("slack", "url-verification.json");
     let harness = Harness::new(adapter("http://127.0.0.1:9")).await;
     let headers: Headers = signed(JSON, &body);
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
     let answer = harness.post(PATH, &headers, &body).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json(), json!({"challenge": "valid_challenge_token"}));

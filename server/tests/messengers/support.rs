@@ -157,11 +157,16 @@ impl Harness {
         }
     }
 
-    /// POSTs `body` to `uri` with `headers`.
-    pub async fn post(&self, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    /// POSTs `body` to `uri` with `headers` (borrowed or owned name/value pairs).
+    pub async fn post<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        uri: &str,
+        headers: &[(N, V)],
+        body: &[u8],
+    ) -> Answer {
         let mut request = Request::post(uri);
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            request = request.header(name.as_ref(), value.as_ref());
         }
         self.request(request.body(Body::from(body.to_vec())).unwrap())
             .await
@@ -279,6 +284,19 @@ pub trait Platform {
     fn rate_limited(&self, seconds: u64) -> ScriptedResponse;
 }
 
+/// The bodies of the send calls `fake` received, each checked against the platform's
+/// official schema.
+pub fn validated_sends(fake: &FakePlatform, platform: &impl Platform) -> Vec<serde_json::Value> {
+    fake.requests()
+        .iter()
+        .filter(|request| platform.is_send(request))
+        .map(|request| {
+            platform.validate_send(request);
+            request.json()
+        })
+        .collect()
+}
+
 /// The scenario: a redelivered webhook makes one turn; a 429 with retry-after is
 /// delivered once, later; a 500 is retried; replies arrive in order and match the
 /// platform's schema.
@@ -288,13 +306,7 @@ pub async fn standard_end_to_end(platform: &impl Platform) {
     let post = |text: &'static str, id: &'static str| {
         let (path, headers, body) = platform.signed_message(text, id);
         let harness = &harness;
-        async move {
-            let headers: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
-            harness.post(&path, &headers, &body).await
-        }
+        async move { harness.post(&path, &headers, &body).await }
     };
 
     // Delivered twice by the platform: one turn, one reply.
@@ -381,13 +393,7 @@ pub async fn standard_bad_input(
             headers.push(("content-type".into(), content_type.into()));
         }
         let harness = &harness;
-        async move {
-            let headers: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
-            harness.post(&path, &headers, &body).await
-        }
+        async move { harness.post(&path, &headers, &body).await }
     };
     assert_eq!(
         post(b"{not json".to_vec(), None).await.status,

@@ -238,10 +238,6 @@ fn group_chat() -> Value {
 
 async fn post(harness: &Harness, secret: Option<&str>, body: &[u8]) -> support::Answer {
     let headers = headers(secret);
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
     harness.post(PATH, &headers, body).await
 }
 

@@ -53,10 +53,6 @@ async fn post(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (StatusCode, Vec<u8>) {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
     let answer = harness.post(PATH, &headers, body).await;
     (answer.status, answer.body)
 }
