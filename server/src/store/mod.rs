@@ -235,7 +235,10 @@ pub struct StoreStats {
 /// delays work until the next poll.
 #[derive(Debug, Default)]
 pub struct Wakeups {
-    /// New inbox messages.
+    /// New inbox messages. Stores wake one idle worker per commit (`notify_one`), not
+    /// all of them: one claim takes a whole batch, and a worker whose claim came back
+    /// full wakes the next one, so a burst still brings every worker in while a trickle
+    /// does not send every worker to claim the same few messages.
     pub inbox: Notify,
     /// New outbox rows.
     pub outbox: Notify,

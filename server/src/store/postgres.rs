@@ -24,9 +24,16 @@ use crate::model::{ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Connections of the inbox pool: one per inbox commit the server's batching task
+/// runs at once, and one for single-message enqueues.
+const INBOX_CONNECTIONS: u32 = crate::http::batcher::IN_FLIGHT as u32 + 1;
+
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: PgPool,
+    /// Connections kept for inbox commits (the webhook acknowledgements), so that an
+    /// acknowledgement never waits for a connection behind workers and senders.
+    inbox_pool: PgPool,
     wakeups: Arc<Wakeups>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -40,16 +47,32 @@ impl PgStore {
         // A turn waits for no lock in normal operation (claims skip locked rows); these
         // bound the damage of a stuck statement or lock.
         let connect = connect.options([("lock_timeout", "10s"), ("statement_timeout", "30s")]);
+        // The inbox connections come out of the configured total; they stay open (an
+        // acknowledgement should not wait for a connection to be set up either).
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(2))
+            .max_connections(
+                options
+                    .max_connections
+                    .saturating_sub(INBOX_CONNECTIONS)
+                    .max(2),
+            )
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
+        let inbox_pool = PgPoolOptions::new()
+            .max_connections(INBOX_CONNECTIONS)
+            .min_connections(INBOX_CONNECTIONS)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(PgStore::from_pool(pool))
+        let mut store = PgStore::from_pool(pool);
+        store.inbox_pool = inbox_pool;
+        Ok(store)
     }
 
-    /// Wraps an existing pool (tests create one per fresh database).
+    /// Wraps an existing pool (tests create one per fresh database); inbox commits
+    /// share it.
     pub fn from_pool(pool: PgPool) -> PgStore {
         PgStore {
+            inbox_pool: pool.clone(),
             pool,
             wakeups: Arc::new(Wakeups::default()),
             listener: Default::default(),
@@ -98,12 +121,12 @@ impl PgStore {
         .bind(message.is_group)
         .bind(&message.reply_context)
         .bind(message.received_at.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.inbox_pool)
         .await?;
         match inserted {
             Some(_) => {
                 // Local workers now; other servers through NOTIFY.
-                self.wakeups.inbox.notify_waiters();
+                self.wakeups.inbox.notify_one();
                 Ok(Enqueued::New)
             }
             None => Ok(Enqueued::Duplicate),
@@ -233,7 +256,7 @@ impl PgStore {
             .bind(&is_group)
             .bind(&reply_contexts)
             .bind(&received)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.inbox_pool)
         })
         .await?;
         for row in &rows {
@@ -244,7 +267,7 @@ impl PgStore {
             }
         }
         if !rows.is_empty() {
-            self.wakeups.inbox.notify_waiters();
+            self.wakeups.inbox.notify_one();
         }
         Ok(results)
     }
@@ -718,7 +741,7 @@ impl PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.wakeups.inbox.notify_waiters();
+        self.wakeups.inbox.notify_one();
         Ok(())
     }
 
@@ -811,7 +834,7 @@ async fn listen(pool: PgPool, wakeups: Weak<Wakeups>) {
                         return;
                     };
                     match notification.channel() {
-                        "fraser_inbox" => wakeups.inbox.notify_waiters(),
+                        "fraser_inbox" => wakeups.inbox.notify_one(),
                         _ => wakeups.outbox.notify_waiters(),
                     }
                 }
@@ -1223,6 +1246,7 @@ impl Store for PgStore {
                 handle.abort();
             }
             self.pool.close().await;
+            self.inbox_pool.close().await;
         })
     }
 }

@@ -92,7 +92,7 @@ impl SqliteStore {
         let enqueued = Self::enqueue_in(&mut tx, message).await?;
         tx.commit().await?;
         if enqueued == Enqueued::New {
-            self.wakeups.inbox.notify_waiters();
+            self.wakeups.inbox.notify_one();
         }
         Ok(enqueued)
     }
@@ -165,7 +165,7 @@ impl SqliteStore {
         }
         tx.commit().await?;
         if results.contains(&Enqueued::New) {
-            self.wakeups.inbox.notify_waiters();
+            self.wakeups.inbox.notify_one();
         }
         Ok(results)
     }
@@ -552,7 +552,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.wakeups.inbox.notify_waiters();
+        self.wakeups.inbox.notify_one();
         Ok(())
     }
 
