@@ -15,9 +15,9 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{
-    BoxFuture, ChatState, Enqueued, OutboxClaim, OutboxEntry, RetryKind, Store, StoreError,
-    StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply, duration_millis,
-    outbox_status, reply_to_json,
+    BoxFuture, ChatState, Enqueued, FirstCopies, OutboxClaim, OutboxEntry, RetryKind, Store,
+    StoreError, StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply,
+    duration_millis, outbox_status, reply_to_json,
 };
 use crate::game::{Game, StepRequest, step_blocking, step_many_blocking};
 use crate::model::{ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
@@ -98,56 +98,6 @@ impl PgStore {
         }
     }
 
-    async fn enqueue_inner(&self, message: &InboundMessage) -> Result<Enqueued, StoreError> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "WITH new_message AS ( \
-                 INSERT INTO inbox (platform, chat_id, message_id, sender_id, sender_name, \
-                     text, is_group, reply_context, received_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (platform, message_id) DO NOTHING \
-                 RETURNING id), \
-             new_chat AS ( \
-                 INSERT INTO inbox_chats (platform, chat_id) \
-                 SELECT $1, $2 FROM new_message \
-                 ON CONFLICT DO NOTHING) \
-             SELECT id FROM new_message",
-        )
-        .bind(&message.platform)
-        .bind(&message.chat_id)
-        .bind(&message.message_id)
-        .bind(&message.sender_id)
-        .bind(&message.sender_name)
-        .bind(&message.text)
-        .bind(message.is_group)
-        .bind(&message.reply_context)
-        .bind(message.received_at.0)
-        .fetch_optional(&self.inbox_pool)
-        .await?;
-        match inserted {
-            Some(_) => {
-                // Local workers now; other servers through NOTIFY.
-                self.wakeups.inbox.notify_one();
-                Ok(Enqueued::New)
-            }
-            None => Ok(Enqueued::Duplicate),
-        }
-    }
-
-    async fn claim_turn_inner(
-        &self,
-        worker: &str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> Result<Option<TurnClaim>, StoreError> {
-        let row = sqlx::query("SELECT * FROM fraser_claim_turn($1, $2, $3)")
-            .bind(worker)
-            .bind(now.0)
-            .bind(duration_millis(lease))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| turn_claim(&row, now, lease)).transpose()
-    }
-
     async fn claim_turns_inner(
         &self,
         worker: &str,
@@ -179,16 +129,10 @@ impl PgStore {
         // Copies of a message within the batch: the first is stored, the rest are
         // duplicates (the statement would skip them anyway; this keeps the answer exact).
         let mut results = vec![Enqueued::Duplicate; messages.len()];
-        let mut first_of = std::collections::HashMap::new();
-        let mut unique = Vec::with_capacity(messages.len());
-        for (index, message) in messages.iter().enumerate() {
-            first_of
-                .entry((message.platform.as_str(), message.message_id.as_str()))
-                .or_insert_with(|| {
-                    unique.push(index);
-                    index
-                });
-        }
+        let FirstCopies {
+            positions: unique,
+            by_key: first_of,
+        } = FirstCopies::of(messages);
         if unique.is_empty() {
             return Ok(results);
         }
@@ -912,27 +856,11 @@ impl Store for PgStore {
         &self.wakeups
     }
 
-    fn enqueue<'a>(
-        &'a self,
-        message: &'a InboundMessage,
-    ) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
-        Box::pin(self.enqueue_inner(message))
-    }
-
     fn enqueue_batch<'a>(
         &'a self,
         messages: &'a [InboundMessage],
     ) -> BoxFuture<'a, Result<Vec<Enqueued>, StoreError>> {
         Box::pin(self.enqueue_batch_inner(messages))
-    }
-
-    fn claim_turn<'a>(
-        &'a self,
-        worker: &'a str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>> {
-        Box::pin(self.claim_turn_inner(worker, now, lease))
     }
 
     fn claim_turns<'a>(
@@ -1011,21 +939,6 @@ impl Store for PgStore {
              WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
             move |query| query.bind(parts_sent).bind(lease_until.0),
             false,
-        ))
-    }
-
-    fn outbox_sent<'a>(
-        &'a self,
-        claim: &'a OutboxClaim,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.outbox_update(
-            claim,
-            "UPDATE outbox SET status = 'sent', finished_at_ms = $3, lease_owner = NULL, \
-                 lease_until_ms = 0, last_error = NULL \
-             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
-            move |query| query.bind(now.0),
-            true,
         ))
     }
 
