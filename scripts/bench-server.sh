@@ -47,8 +47,8 @@ pg_bindir=$(pg_config --bindir 2>/dev/null || true)
 if [ -x "$pg_bindir/pg_test_fsync" ]; then
   data_dir=$(psql -Atq "$DATABASE_URL" -c 'SHOW data_directory' 2>/dev/null || true)
   fsync_dir=$(mktemp -d "${data_dir:+$(dirname "$data_dir")/}fraser-fsync.XXXXXX" 2>/dev/null || mktemp -d)
-  fsync_us=$("$pg_bindir/pg_test_fsync" -s 1 -f "$fsync_dir/probe" 2>/dev/null |
-    awk '/^ *fdatasync / { print $(NF-1); exit }')
+  fsync_us=$({ "$pg_bindir/pg_test_fsync" -s 1 -f "$fsync_dir/probe" 2>/dev/null || true; } |
+    awk '/^ *fdatasync / && !seen { print $(NF-1); seen = 1 }')
   rm -rf "$fsync_dir"
   echo "one WAL flush (pg_test_fsync fdatasync, 8 kB): ${fsync_us:-?} us"
 fi
