@@ -9,6 +9,7 @@
 #   ACK_RATE (1000)            requests/s of the latency runs
 #   CHATS (10000)              chats the messages are spread over
 #   WORKERS (4) SENDERS (1)    the server's turn workers and reply senders
+#   TURN_BATCH (32) SEND_BATCH (128)  chats per worker claim, replies per sender round
 #   PGBENCH_SECS (15) PGBENCH_CLIENTS (8)
 #   DATABASE_URL               a PostgreSQL where databases can be created (else
 #                              scripts/lib/postgres.sh finds or starts one)
@@ -40,7 +41,19 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 echo "machine: $(nproc) cores; $(uptime)"
-common=(--chats "$chats" --workers "$workers" --senders "$senders")
+# The acknowledgement waits for one WAL flush, and a request that arrives while another
+# flush runs waits for that one too: its p99 cannot go below about two flushes.
+pg_bindir=$(pg_config --bindir 2>/dev/null || true)
+if [ -x "$pg_bindir/pg_test_fsync" ]; then
+  data_dir=$(psql -Atq "$DATABASE_URL" -c 'SHOW data_directory' 2>/dev/null || true)
+  fsync_dir=$(mktemp -d "${data_dir:+$(dirname "$data_dir")/}fraser-fsync.XXXXXX" 2>/dev/null || mktemp -d)
+  fsync_us=$({ "$pg_bindir/pg_test_fsync" -s 1 -f "$fsync_dir/probe" 2>/dev/null || true; } |
+    awk '/^ *fdatasync / && !seen { print $(NF-1); seen = 1 }')
+  rm -rf "$fsync_dir"
+  echo "one WAL flush (pg_test_fsync fdatasync, 8 kB): ${fsync_us:-?} us"
+fi
+common=(--chats "$chats" --workers "$workers" --senders "$senders"
+  --turn-batch "${TURN_BATCH:-32}" --send-batch "${SEND_BATCH:-128}")
 "$loadgen" --header --label throughput --store postgres --messages "$messages" "${common[@]}" | tee "$out/pg"
 "$loadgen" --label ack --store postgres --messages "$ack_messages" --rate "$ack_rate" "${common[@]}"
 "$loadgen" --label throughput --store sqlite --messages "$messages" "${common[@]}" | tee "$out/sqlite"

@@ -69,6 +69,26 @@ pub struct Config {
     #[arg(long, env = "FRASER_SENDERS", value_name = "N", default_value_t = 1)]
     pub senders: usize,
 
+    /// Chats a worker claims at once; their turns commit together, each turn still all
+    /// or nothing (1: one turn per commit).
+    #[arg(
+        long,
+        env = "FRASER_TURN_BATCH",
+        value_name = "N",
+        default_value_t = 32
+    )]
+    pub turn_batch: u32,
+
+    /// Replies a sender claims per round (at most one per chat, sent concurrently) and
+    /// marks delivered with one update.
+    #[arg(
+        long,
+        env = "FRASER_SEND_BATCH",
+        value_name = "N",
+        default_value_t = 128
+    )]
+    pub send_batch: u32,
+
     /// Maximum database connections of this server.
     #[arg(
         long,
@@ -171,6 +191,8 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     workers: Option<usize>,
     senders: Option<usize>,
+    turn_batch: Option<u32>,
+    send_batch: Option<u32>,
     db_max_connections: Option<u32>,
     turn_lease_secs: Option<u64>,
     poll_interval_ms: Option<u64>,
@@ -272,6 +294,8 @@ impl Config {
             listen,
             workers,
             senders,
+            turn_batch,
+            send_batch,
             db_max_connections,
             turn_lease_secs,
             poll_interval_ms,
@@ -312,6 +336,17 @@ impl Config {
         positive("send_timeout_secs", self.send_timeout_secs)?;
         positive("max_turn_attempts", self.max_turn_attempts.max(0) as u64)?;
         positive("max_send_failures", self.max_send_failures.max(0) as u64)?;
+        for (name, value) in [
+            ("turn_batch", self.turn_batch),
+            ("send_batch", self.send_batch),
+        ] {
+            if !(1..=MAX_BATCH).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must be between 1 and {MAX_BATCH}"),
+                });
+            }
+        }
         if self.send_timeout_secs * 2 > 60 {
             return Err(ConfigError::Invalid {
                 name: "send_timeout_secs",
@@ -325,6 +360,8 @@ impl Config {
     pub fn queue_settings(&self) -> QueueSettings {
         QueueSettings {
             turn_lease: Duration::from_secs(self.turn_lease_secs),
+            turn_batch: self.turn_batch,
+            send_batch: self.send_batch,
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             max_turn_attempts: self.max_turn_attempts,
             send_timeout: Duration::from_secs(self.send_timeout_secs),
@@ -333,6 +370,10 @@ impl Config {
         }
     }
 }
+
+/// Largest `turn_batch` and `send_batch`: a batch is one transaction (turns) or one
+/// round of concurrent sends, so it must stay well within a lease.
+const MAX_BATCH: u32 = 1024;
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -430,6 +471,56 @@ mod tests {
     }
 
     #[test]
+    fn batch_sizes_follow_file_env_flag_precedence() {
+        let dir = std::env::temp_dir().join(format!("fraser-config-batch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, "turn_batch = 8\nsend_batch = 64\n").unwrap();
+        let path_text = path.to_str().unwrap();
+        let defaults = Config::defaults();
+        assert_eq!((defaults.turn_batch, defaults.send_batch), (32, 128));
+        let from_file = Config::load_from(["fraser-serve", "--config", path_text]).unwrap();
+        assert_eq!((from_file.turn_batch, from_file.send_batch), (8, 64));
+        let settings = from_file.queue_settings();
+        assert_eq!((settings.turn_batch, settings.send_batch), (8, 64));
+        // SAFETY: no other test reads FRASER_TURN_BATCH or FRASER_SEND_BATCH, and this
+        // test sets them only around its own loads.
+        unsafe {
+            std::env::set_var("FRASER_TURN_BATCH", "16");
+            std::env::set_var("FRASER_SEND_BATCH", "100");
+        }
+        let from_env = Config::load_from(["fraser-serve", "--config", path_text]);
+        let from_flag =
+            Config::load_from(["fraser-serve", "--config", path_text, "--send-batch", "256"]);
+        let too_big = Config::load_from(["fraser-serve", "--turn-batch", "5000"]);
+        // SAFETY: as above.
+        unsafe {
+            std::env::remove_var("FRASER_TURN_BATCH");
+            std::env::remove_var("FRASER_SEND_BATCH");
+        }
+        let from_env = from_env.unwrap();
+        assert_eq!((from_env.turn_batch, from_env.send_batch), (16, 100));
+        let from_flag = from_flag.unwrap();
+        assert_eq!((from_flag.turn_batch, from_flag.send_batch), (16, 256));
+        assert!(matches!(
+            too_big.unwrap_err(),
+            ConfigError::Invalid {
+                name: "turn_batch",
+                ..
+            }
+        ));
+        let zero = Config::load_from(["fraser-serve", "--send-batch", "0"]).unwrap_err();
+        assert!(matches!(
+            zero,
+            ConfigError::Invalid {
+                name: "send_batch",
+                ..
+            }
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn unknown_file_keys_and_bad_values_are_errors() {
         let dir = std::env::temp_dir().join(format!("fraser-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -455,5 +546,6 @@ mod tests {
         let text = include_str!("../../config.example.toml");
         let file: FileConfig = toml::from_str(text).unwrap();
         assert_eq!(file.workers, Some(4));
+        assert_eq!((file.turn_batch, file.send_batch), (Some(32), Some(128)));
     }
 }

@@ -967,6 +967,169 @@ async fn outbox_sent_many_marks_and_fences(db: &TestDb) {
     );
 }
 
+/// Two servers (two stores over one database) share the work: both store the same
+/// redelivered messages in opposite orders, their workers claim and run overlapping
+/// batches, and stale and fresh claims of the same chats commit concurrently in
+/// opposite orders. No deadlock surfaces, every message gets exactly one turn and
+/// every chat's replies come in order.
+async fn two_servers_overlapping_batches(db: &TestDb) {
+    const CHATS: usize = 120;
+    const ROUNDS: usize = 4;
+    let second = server::open_store(db.url(), &server::StoreOptions::default())
+        .await
+        .unwrap();
+    let stores = [Arc::clone(&db.store), second];
+    let probe = Arc::new(ConcurrencyProbe::new());
+    let game: Arc<dyn Game> = Arc::new(CounterGame::new().with_probe(Arc::clone(&probe)));
+    let metrics = Arc::new(Metrics::new());
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for (server, store) in stores.iter().enumerate() {
+        for index in 0..2 {
+            let worker = Worker::new(
+                format!("s{server}-w{index}"),
+                Arc::clone(store),
+                Arc::clone(&game),
+                Arc::new(SystemClock),
+                Arc::clone(&metrics),
+                QueueSettings {
+                    turn_batch: 16,
+                    ..settings()
+                },
+            );
+            workers.push(tokio::spawn(worker.run(shutdown_rx.clone())));
+        }
+    }
+    // Round r stores every chat's r-th message through both servers at once, in
+    // batches of 40 that overlap: one server goes up the chats, the other down.
+    for round in 1..=ROUNDS {
+        let up: Vec<_> = (0..CHATS)
+            .map(|chat| {
+                message(
+                    "fake",
+                    &format!("c{chat}"),
+                    &format!("c{chat}-{round}"),
+                    &format!("m{round}"),
+                )
+            })
+            .collect();
+        let down: Vec<_> = up.iter().rev().cloned().collect();
+        let mut tasks = Vec::new();
+        for (store, messages) in stores.iter().zip([up, down]) {
+            let store = Arc::clone(store);
+            tasks.push(tokio::spawn(async move {
+                let mut new = 0;
+                for chunk in messages.chunks(40) {
+                    let outcomes = store.enqueue_batch(chunk).await.unwrap();
+                    new += outcomes
+                        .iter()
+                        .filter(|&&outcome| outcome == Enqueued::New)
+                        .count();
+                }
+                new
+            }));
+        }
+        let mut new = 0;
+        for task in tasks {
+            new += task.await.unwrap();
+        }
+        assert_eq!(
+            new, CHATS,
+            "round {round}: each message stored exactly once"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while db.store.stats().await.unwrap().inbox_pending > 0 {
+        assert!(Instant::now() < deadline, "queue did not drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown_tx.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_eq!(probe.violations(), 0, "two turns of one chat ran at once");
+    assert_eq!(metrics.turns(), (CHATS * ROUNDS) as u64);
+    for chat in 0..CHATS {
+        let chat_id = format!("c{chat}");
+        assert_eq!(count_of(db, &chat_id).await, ROUNDS as i64, "{chat_id}");
+        let texts: Vec<String> = db
+            .store
+            .outbox_entries("fake", &chat_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.reply.text)
+            .collect();
+        let expected: Vec<String> = (1..=ROUNDS).map(|i| format!("#{i}: m{i}")).collect();
+        assert_eq!(texts, expected, "replies of {chat_id}");
+    }
+
+    // Stale and fresh claims of the same chats, committed at once in opposite orders:
+    // the stale batch is fenced for every chat, the fresh one commits every turn.
+    for chat in 0..CHATS {
+        let id = format!("c{chat}-late");
+        stores[0]
+            .enqueue(&message("fake", &format!("c{chat}"), &id, "late"))
+            .await
+            .unwrap();
+    }
+    let mut stale = stores[0]
+        .claim_turns("old", T0, LEASE, CHATS as u32)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), CHATS);
+    let later = T0.plus(LEASE + Duration::from_secs(1));
+    let fresh = stores[1]
+        .claim_turns("new", later, LEASE, CHATS as u32)
+        .await
+        .unwrap();
+    assert_eq!(fresh.len(), CHATS);
+    stale.reverse();
+    let (stale_outcomes, fresh_outcomes) = tokio::join!(
+        stores[0].run_turns(&stale, counter(), later),
+        stores[1].run_turns(&fresh, counter(), later),
+    );
+    assert!(
+        stale_outcomes
+            .unwrap()
+            .iter()
+            .all(|outcome| matches!(outcome, Err(StoreError::Fenced)))
+    );
+    assert!(fresh_outcomes.unwrap().iter().all(Result::is_ok));
+    for chat in 0..CHATS {
+        assert_eq!(count_of(db, &format!("c{chat}")).await, ROUNDS as i64 + 1);
+    }
+
+    // Stale and fresh outbox claims marked at once in opposite orders.
+    // (The workers' replies were queued at the system clock's time.)
+    let lease = Duration::from_secs(60);
+    let soon = SystemClock.now().plus(Duration::from_secs(3600));
+    let mut stale = stores[0]
+        .claim_outbox("old", soon, lease, 1000)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), CHATS);
+    let later = soon.plus(lease + Duration::from_secs(1));
+    let fresh = stores[1]
+        .claim_outbox("new", later, lease, 1000)
+        .await
+        .unwrap();
+    assert_eq!(fresh.len(), CHATS);
+    stale.reverse();
+    let (stale_marks, fresh_marks) = tokio::join!(
+        stores[0].outbox_sent_many(&stale, later),
+        stores[1].outbox_sent_many(&fresh, later),
+    );
+    assert!(
+        stale_marks
+            .unwrap()
+            .iter()
+            .all(|outcome| matches!(outcome, Err(StoreError::Fenced)))
+    );
+    assert!(fresh_marks.unwrap().iter().all(Result::is_ok));
+    stores[1].close().await;
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1009,4 +1172,5 @@ contract!(
     batched_claims_and_turns,
     batched_turn_failure_is_isolated,
     outbox_sent_many_marks_and_fences,
+    two_servers_overlapping_batches,
 );

@@ -61,6 +61,12 @@ struct Args {
     /// Server reply senders.
     #[arg(long, default_value_t = 1)]
     senders: usize,
+    /// Chats a server worker claims and commits at once.
+    #[arg(long, default_value_t = 32)]
+    turn_batch: u32,
+    /// Replies a server sender claims per round.
+    #[arg(long, default_value_t = 128)]
+    send_batch: u32,
     /// Server database connections.
     #[arg(long, default_value_t = 16)]
     db_connections: u32,
@@ -317,6 +323,8 @@ fn run(args: &Args) -> Result<bool, String> {
     config.listen = "127.0.0.1:0".parse().map_err(|_| "bad address")?;
     config.workers = args.workers;
     config.senders = args.senders;
+    config.turn_batch = args.turn_batch;
+    config.send_batch = args.send_batch;
     config.db_max_connections = args.db_connections;
     config.poll_interval_ms = 200;
     config.shutdown_grace_secs = 10;

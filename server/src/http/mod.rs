@@ -22,7 +22,7 @@ use crate::messenger::{Inbound, Messenger, Messengers, WebMessenger};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-mod batcher;
+pub(crate) mod batcher;
 mod health;
 mod webchat;
 mod webhook;

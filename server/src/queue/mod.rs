@@ -8,11 +8,16 @@
 //!   A worker that dies leaves its chat locked until the lease expires; then another
 //!   worker claims the same message, and the dead worker's late writes are refused by
 //!   the fencing token.
-//! - **Batches:** a worker claims up to `turn_batch` chats at once (one commit) and runs
-//!   their turns in one transaction (one commit); each turn stays all or nothing, and a
-//!   failed turn does not fail the others. A sender records a round's deliveries with
-//!   one update. Webhook handlers share inbox commits through a small batching task
-//!   (`http/batcher.rs`), answering each request only after its own message committed.
+//! - **Batches:** a worker claims up to `turn_batch` chats at once (one statement, one
+//!   commit) and runs their turns in one transaction (one commit); each turn stays all
+//!   or nothing, and a failed turn does not fail the others. A sender claims up to
+//!   `send_batch` replies and records a round's deliveries with one update. Webhook
+//!   handlers share inbox commits through a small batching task (`http/batcher.rs`),
+//!   answering each request only after its own message committed.
+//! - **No deadlocks:** claims never wait for a lock (skip locked rows); every batched
+//!   write locks its rows in one fixed order (inbox by unique key, chats by key, outbox
+//!   by id), and a statement or turn batch that the database still aborts as a
+//!   deadlock victim or a serialization failure runs again after a short backoff.
 //! - **Turn:** one transaction (lock chat, load, game step, save state with version + 1,
 //!   outbox, scores, mark done). A failed turn is rolled back and the chat waits
 //!   an exponential backoff; after `max_turn_attempts` claims the message is dead-lettered
@@ -26,7 +31,8 @@
 //!   and recording makes the reply go out again after its lease.
 //! - **Wake-up:** idle workers and senders wait on the store's
 //!   [`Wakeups`](crate::Wakeups) (in-process `Notify`; on PostgreSQL fed by LISTEN/NOTIFY
-//!   from all servers) or the polling interval, whichever comes first.
+//!   from all servers) or the polling interval, whichever comes first. An inbox commit
+//!   wakes one idle worker; a worker whose claim came back full wakes the next.
 //! - **Shutdown:** workers and senders stop claiming, finish what they hold, and exit;
 //!   nothing claimed is left behind unless the grace period runs out, in which case
 //!   the leases expire and another server takes over.

@@ -59,6 +59,10 @@ impl Worker {
         if claims.is_empty() {
             return Ok(false);
         }
+        if claims.len() >= self.settings.turn_batch.max(1) as usize {
+            // There may be more: pass the wake-up on to another idle worker.
+            self.store.wakeups().inbox.notify_one();
+        }
         let (exhausted, runnable): (Vec<TurnClaim>, Vec<TurnClaim>) = claims
             .into_iter()
             .partition(|claim| claim.attempts > self.settings.max_turn_attempts);

@@ -235,7 +235,10 @@ pub struct StoreStats {
 /// delays work until the next poll.
 #[derive(Debug, Default)]
 pub struct Wakeups {
-    /// New inbox messages.
+    /// New inbox messages. Stores wake one idle worker per commit (`notify_one`), not
+    /// all of them: one claim takes a whole batch, and a worker whose claim came back
+    /// full wakes the next one, so a burst still brings every worker in while a trickle
+    /// does not send every worker to claim the same few messages.
     pub inbox: Notify,
     /// New outbox rows.
     pub outbox: Notify,
@@ -279,11 +282,13 @@ pub trait Store: Send + Sync {
     /// Returns the wake-up signals of this store.
     fn wakeups(&self) -> &Wakeups;
 
-    /// Stores an inbound message unless it is a redelivery.
+    /// Stores an inbound message unless it is a redelivery (a batch of one).
     fn enqueue<'a>(
         &'a self,
         message: &'a InboundMessage,
-    ) -> BoxFuture<'a, Result<Enqueued, StoreError>>;
+    ) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
+        Box::pin(async move { single(self.enqueue_batch(std::slice::from_ref(message)).await?) })
+    }
 
     /// Stores several inbound messages in one commit, in the given order (so messages
     /// of one chat keep their order), and tells for each whether it was new. A message
@@ -294,13 +299,19 @@ pub trait Store: Send + Sync {
         messages: &'a [InboundMessage],
     ) -> BoxFuture<'a, Result<Vec<Enqueued>, StoreError>>;
 
-    /// Claims the oldest pending message of a chat that no one holds, for `lease`.
+    /// Claims the oldest pending message of a chat that no one holds, for `lease` (a
+    /// batch of one).
     fn claim_turn<'a>(
         &'a self,
         worker: &'a str,
         now: Timestamp,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>> {
+        Box::pin(async move {
+            let claims = self.claim_turns(worker, now, lease, 1).await?;
+            Ok(claims.into_iter().next())
+        })
+    }
 
     /// Runs the claimed turn in one transaction (see the trait docs).
     fn run_turn<'a>(
@@ -369,12 +380,19 @@ pub trait Store: Send + Sync {
         lease_until: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Marks a claimed row delivered.
+    /// Marks a claimed row delivered (a batch of one).
     fn outbox_sent<'a>(
         &'a self,
         claim: &'a OutboxClaim,
         now: Timestamp,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            single(
+                self.outbox_sent_many(std::slice::from_ref(claim), now)
+                    .await?,
+            )?
+        })
+    }
 
     /// Marks several claimed rows delivered in one commit. One entry per claim, in
     /// order: [`StoreError::Fenced`] for a claim that no longer holds its row (nothing
@@ -534,6 +552,44 @@ pub(crate) fn duration_millis(duration: Duration) -> i64 {
 
 /// The best players shown to a game step (plus the sender).
 pub(crate) const TOP_PLAYERS: i64 = 50;
+
+/// The one outcome of a batch of one.
+fn single<T>(outcomes: Vec<T>) -> Result<T, StoreError> {
+    let count = outcomes.len();
+    let mut outcomes = outcomes.into_iter();
+    match (outcomes.next(), count) {
+        (Some(outcome), 1) => Ok(outcome),
+        _ => Err(StoreError::Corrupt {
+            table: "batch of one",
+            reason: format!("{count} outcomes"),
+        }),
+    }
+}
+
+/// The messages of an inbox batch to store: the first copy of each (platform,
+/// message id), in order. Later copies within the batch are duplicates of it.
+pub(crate) struct FirstCopies<'a> {
+    /// Positions (in the batch) of the first copies, in order.
+    pub(crate) positions: Vec<usize>,
+    /// (platform, message id) -> position of its first copy.
+    pub(crate) by_key: std::collections::HashMap<(&'a str, &'a str), usize>,
+}
+
+impl<'a> FirstCopies<'a> {
+    pub(crate) fn of(messages: &'a [InboundMessage]) -> FirstCopies<'a> {
+        let mut positions = Vec::with_capacity(messages.len());
+        let mut by_key = std::collections::HashMap::with_capacity(messages.len());
+        for (position, message) in messages.iter().enumerate() {
+            by_key
+                .entry((message.platform.as_str(), message.message_id.as_str()))
+                .or_insert_with(|| {
+                    positions.push(position);
+                    position
+                });
+        }
+        FirstCopies { positions, by_key }
+    }
+}
 
 #[cfg(test)]
 mod tests {

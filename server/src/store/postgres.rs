@@ -15,18 +15,25 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{
-    BoxFuture, ChatState, Enqueued, OutboxClaim, OutboxEntry, RetryKind, Store, StoreError,
-    StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply, duration_millis,
-    outbox_status, reply_to_json,
+    BoxFuture, ChatState, Enqueued, FirstCopies, OutboxClaim, OutboxEntry, RetryKind, Store,
+    StoreError, StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply,
+    duration_millis, outbox_status, reply_to_json,
 };
 use crate::game::{Game, StepRequest, step_blocking, step_many_blocking};
 use crate::model::{ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Connections of the inbox pool: one per inbox commit the server's batching task
+/// runs at once, and one for single-message enqueues.
+const INBOX_CONNECTIONS: u32 = crate::http::batcher::IN_FLIGHT as u32 + 1;
+
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: PgPool,
+    /// Connections kept for inbox commits (the webhook acknowledgements), so that an
+    /// acknowledgement never waits for a connection behind workers and senders.
+    inbox_pool: PgPool,
     wakeups: Arc<Wakeups>,
     listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -40,16 +47,32 @@ impl PgStore {
         // A turn waits for no lock in normal operation (claims skip locked rows); these
         // bound the damage of a stuck statement or lock.
         let connect = connect.options([("lock_timeout", "10s"), ("statement_timeout", "30s")]);
+        // The inbox connections come out of the configured total; they stay open (an
+        // acknowledgement should not wait for a connection to be set up either).
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(2))
+            .max_connections(
+                options
+                    .max_connections
+                    .saturating_sub(INBOX_CONNECTIONS)
+                    .max(2),
+            )
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
+        let inbox_pool = PgPoolOptions::new()
+            .max_connections(INBOX_CONNECTIONS)
+            .min_connections(INBOX_CONNECTIONS)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(PgStore::from_pool(pool))
+        let mut store = PgStore::from_pool(pool);
+        store.inbox_pool = inbox_pool;
+        Ok(store)
     }
 
-    /// Wraps an existing pool (tests create one per fresh database).
+    /// Wraps an existing pool (tests create one per fresh database); inbox commits
+    /// share it.
     pub fn from_pool(pool: PgPool) -> PgStore {
         PgStore {
+            inbox_pool: pool.clone(),
             pool,
             wakeups: Arc::new(Wakeups::default()),
             listener: Default::default(),
@@ -75,56 +98,6 @@ impl PgStore {
         }
     }
 
-    async fn enqueue_inner(&self, message: &InboundMessage) -> Result<Enqueued, StoreError> {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "WITH new_message AS ( \
-                 INSERT INTO inbox (platform, chat_id, message_id, sender_id, sender_name, \
-                     text, is_group, reply_context, received_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (platform, message_id) DO NOTHING \
-                 RETURNING id), \
-             new_chat AS ( \
-                 INSERT INTO inbox_chats (platform, chat_id) \
-                 SELECT $1, $2 FROM new_message \
-                 ON CONFLICT DO NOTHING) \
-             SELECT id FROM new_message",
-        )
-        .bind(&message.platform)
-        .bind(&message.chat_id)
-        .bind(&message.message_id)
-        .bind(&message.sender_id)
-        .bind(&message.sender_name)
-        .bind(&message.text)
-        .bind(message.is_group)
-        .bind(&message.reply_context)
-        .bind(message.received_at.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        match inserted {
-            Some(_) => {
-                // Local workers now; other servers through NOTIFY.
-                self.wakeups.inbox.notify_waiters();
-                Ok(Enqueued::New)
-            }
-            None => Ok(Enqueued::Duplicate),
-        }
-    }
-
-    async fn claim_turn_inner(
-        &self,
-        worker: &str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> Result<Option<TurnClaim>, StoreError> {
-        let row = sqlx::query("SELECT * FROM fraser_claim_turn($1, $2, $3)")
-            .bind(worker)
-            .bind(now.0)
-            .bind(duration_millis(lease))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| turn_claim(&row, now, lease)).transpose()
-    }
-
     async fn claim_turns_inner(
         &self,
         worker: &str,
@@ -135,13 +108,17 @@ impl PgStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query("SELECT * FROM fraser_claim_turns($1, $2, $3, $4)")
-            .bind(worker)
-            .bind(now.0)
-            .bind(duration_millis(lease))
-            .bind(i32::try_from(limit).unwrap_or(i32::MAX))
-            .fetch_all(&self.pool)
-            .await?;
+        // One statement (migration 0003); it never waits for a lock, but stays behind
+        // the same retry as the other batched statements.
+        let rows = retry_transient(|| {
+            sqlx::query("SELECT * FROM fraser_claim_turns($1, $2, $3, $4)")
+                .bind(worker)
+                .bind(now.0)
+                .bind(duration_millis(lease))
+                .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+                .fetch_all(&self.pool)
+        })
+        .await?;
         rows.iter().map(|row| turn_claim(row, now, lease)).collect()
     }
 
@@ -152,16 +129,10 @@ impl PgStore {
         // Copies of a message within the batch: the first is stored, the rest are
         // duplicates (the statement would skip them anyway; this keeps the answer exact).
         let mut results = vec![Enqueued::Duplicate; messages.len()];
-        let mut first_of = std::collections::HashMap::new();
-        let mut unique = Vec::with_capacity(messages.len());
-        for (index, message) in messages.iter().enumerate() {
-            first_of
-                .entry((message.platform.as_str(), message.message_id.as_str()))
-                .or_insert_with(|| {
-                    unique.push(index);
-                    index
-                });
-        }
+        let FirstCopies {
+            positions: unique,
+            by_key: first_of,
+        } = FirstCopies::of(messages);
         if unique.is_empty() {
             return Ok(results);
         }
@@ -171,54 +142,66 @@ impl PgStore {
                 .map(|&index| field(&messages[index]).as_str())
                 .collect()
         };
-        // Rows go in in array order, so a chat's messages get increasing ids in the
-        // order given; new chats get their claim row in one sorted insert.
-        let rows = sqlx::query(
-            "WITH input AS ( \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
-                     $5::text[], $6::text[], $7::boolean[], $8::jsonb[], $9::bigint[]) \
-                     WITH ORDINALITY AS m(platform, chat_id, message_id, sender_id, \
-                         sender_name, text, is_group, reply_context, received_at_ms, n)), \
-             new_message AS ( \
-                 INSERT INTO inbox (platform, chat_id, message_id, sender_id, sender_name, \
-                     text, is_group, reply_context, received_at_ms) \
-                 SELECT platform, chat_id, message_id, sender_id, sender_name, text, \
-                     is_group, reply_context, received_at_ms \
-                 FROM input ORDER BY n \
-                 ON CONFLICT (platform, message_id) DO NOTHING \
-                 RETURNING platform, chat_id, message_id), \
-             new_chat AS ( \
-                 INSERT INTO inbox_chats (platform, chat_id) \
-                 SELECT DISTINCT platform, chat_id FROM new_message \
-                 ORDER BY platform, chat_id \
-                 ON CONFLICT DO NOTHING) \
-             SELECT platform, message_id FROM new_message",
-        )
-        .bind(column(|m| &m.platform))
-        .bind(column(|m| &m.chat_id))
-        .bind(column(|m| &m.message_id))
-        .bind(column(|m| &m.sender_id))
-        .bind(column(|m| &m.sender_name))
-        .bind(column(|m| &m.text))
-        .bind(
-            unique
-                .iter()
-                .map(|&index| messages[index].is_group)
-                .collect::<Vec<bool>>(),
-        )
-        .bind(
-            unique
-                .iter()
-                .map(|&index| messages[index].reply_context.clone())
-                .collect::<Vec<serde_json::Value>>(),
-        )
-        .bind(
-            unique
-                .iter()
-                .map(|&index| messages[index].received_at.0)
-                .collect::<Vec<i64>>(),
-        )
-        .fetch_all(&self.pool)
+        let platforms = column(|m| &m.platform);
+        let chat_ids = column(|m| &m.chat_id);
+        let message_ids = column(|m| &m.message_id);
+        let sender_ids = column(|m| &m.sender_id);
+        let sender_names = column(|m| &m.sender_name);
+        let texts = column(|m| &m.text);
+        let is_group: Vec<bool> = unique
+            .iter()
+            .map(|&index| messages[index].is_group)
+            .collect();
+        let reply_contexts: Vec<serde_json::Value> = unique
+            .iter()
+            .map(|&index| messages[index].reply_context.clone())
+            .collect();
+        let received: Vec<i64> = unique
+            .iter()
+            .map(|&index| messages[index].received_at.0)
+            .collect();
+        // Ids are drawn in array order, so a chat's messages get increasing ids in the
+        // order given. The rows then go in sorted by their unique key, and new chats
+        // get their claim row in one sorted insert: two servers storing overlapping
+        // batches (a platform's redeliveries spread over servers, in any order) wait
+        // for each other's keys in one order, so they cannot deadlock.
+        let rows = retry_transient(|| {
+            sqlx::query(
+                "WITH input AS ( \
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+                         $5::text[], $6::text[], $7::boolean[], $8::jsonb[], $9::bigint[]) \
+                         WITH ORDINALITY AS m(platform, chat_id, message_id, sender_id, \
+                             sender_name, text, is_group, reply_context, received_at_ms, n)), \
+                 numbered AS MATERIALIZED ( \
+                     SELECT nextval(pg_get_serial_sequence('inbox', 'id')) AS id, s.* \
+                     FROM (SELECT * FROM input ORDER BY n) s), \
+                 new_message AS ( \
+                     INSERT INTO inbox (id, platform, chat_id, message_id, sender_id, \
+                         sender_name, text, is_group, reply_context, received_at_ms) \
+                     OVERRIDING SYSTEM VALUE \
+                     SELECT id, platform, chat_id, message_id, sender_id, sender_name, text, \
+                         is_group, reply_context, received_at_ms \
+                     FROM numbered ORDER BY platform, message_id \
+                     ON CONFLICT (platform, message_id) DO NOTHING \
+                     RETURNING platform, chat_id, message_id), \
+                 new_chat AS ( \
+                     INSERT INTO inbox_chats (platform, chat_id) \
+                     SELECT DISTINCT platform, chat_id FROM new_message \
+                     ORDER BY platform, chat_id \
+                     ON CONFLICT DO NOTHING) \
+                 SELECT platform, message_id FROM new_message",
+            )
+            .bind(&platforms)
+            .bind(&chat_ids)
+            .bind(&message_ids)
+            .bind(&sender_ids)
+            .bind(&sender_names)
+            .bind(&texts)
+            .bind(&is_group)
+            .bind(&reply_contexts)
+            .bind(&received)
+            .fetch_all(&self.inbox_pool)
+        })
         .await?;
         for row in &rows {
             let platform: &str = row.try_get("platform")?;
@@ -228,7 +211,7 @@ impl PgStore {
             }
         }
         if !rows.is_empty() {
-            self.wakeups.inbox.notify_waiters();
+            self.wakeups.inbox.notify_one();
         }
         Ok(results)
     }
@@ -259,11 +242,20 @@ impl PgStore {
         }
         // A panicking step leaves its load in the transaction: roll back and run the
         // batch again without it (steps are pure, so running one again is harmless).
+        // A deadlock or serialization failure rolled everything back: run it again.
+        let mut transient_failures = 0;
         loop {
             if batch.is_empty() {
                 break;
             }
             match self.try_turn_batch(claims, &batch, &game, now).await {
+                Err(StoreError::Database(error))
+                    if is_transient(&error) && transient_failures + 1 < TRANSIENT_ATTEMPTS =>
+                {
+                    transient_failures += 1;
+                    tracing::debug!(%error, transient_failures, "turn batch aborted; retrying");
+                    tokio::time::sleep(transient_backoff(transient_failures)).await;
+                }
                 Ok(BatchOutcome::Committed(outcomes)) => {
                     for (index, outcome) in batch.iter().zip(outcomes) {
                         results[*index] = Some(outcome);
@@ -449,17 +441,27 @@ impl PgStore {
         }
         let ids: Vec<i64> = claims.iter().map(|claim| claim.id).collect();
         let tokens: Vec<i64> = claims.iter().map(|claim| claim.token).collect();
-        let marked: Vec<(i64, i64)> = sqlx::query_as(
-            "UPDATE outbox o SET status = 'sent', finished_at_ms = $3, lease_owner = NULL, \
-                 lease_until_ms = 0, last_error = NULL \
-             FROM unnest($1::bigint[], $2::bigint[]) AS c(id, token) \
-             WHERE o.id = c.id AND o.lease_token = c.token AND o.status = 'pending' \
-             RETURNING o.id, o.lease_token",
-        )
-        .bind(&ids)
-        .bind(&tokens)
-        .bind(now.0)
-        .fetch_all(&self.pool)
+        // Rows are locked in id order first, so two senders marking overlapping rows
+        // (a stale claim and its takeover) wait in one order and cannot deadlock.
+        let marked: Vec<(i64, i64)> = retry_transient(|| {
+            sqlx::query_as(
+                "WITH mine AS ( \
+                     SELECT o.id FROM outbox o \
+                     JOIN unnest($1::bigint[], $2::bigint[]) AS c(id, token) \
+                         ON o.id = c.id AND o.lease_token = c.token \
+                     WHERE o.status = 'pending' \
+                     ORDER BY o.id \
+                     FOR UPDATE OF o) \
+                 UPDATE outbox o SET status = 'sent', finished_at_ms = $3, lease_owner = NULL, \
+                     lease_until_ms = 0, last_error = NULL \
+                 FROM mine WHERE o.id = mine.id \
+                 RETURNING o.id, o.lease_token",
+            )
+            .bind(&ids)
+            .bind(&tokens)
+            .bind(now.0)
+            .fetch_all(&self.pool)
+        })
         .await?;
         if !marked.is_empty() {
             self.wakeups.outbox.notify_waiters();
@@ -475,6 +477,54 @@ impl PgStore {
                 }
             })
             .collect())
+    }
+}
+
+/// Attempts at a statement or transaction that PostgreSQL aborts as a deadlock victim
+/// or for a serialization failure (SQLSTATE 40P01, 40001): both leave nothing behind
+/// and succeed when run again. The batched statements lock in a fixed order, so this
+/// is a safety net, not the normal path.
+const TRANSIENT_ATTEMPTS: u32 = 4;
+
+/// Whether PostgreSQL aborted the statement as a deadlock victim or for a
+/// serialization failure.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db_error) => db_error
+            .code()
+            .is_some_and(|code| code == "40001" || code == "40P01"),
+        _ => false,
+    }
+}
+
+/// The wait before attempt `attempt + 1` after a transient failure: a few
+/// milliseconds, doubling, with jitter so that the two parties do not meet again.
+fn transient_backoff(attempt: u32) -> Duration {
+    crate::queue::backoff(
+        attempt,
+        Duration::from_millis(2),
+        Duration::from_millis(50),
+        crate::queue::jitter(),
+    )
+}
+
+/// Runs `attempt` (one statement or one whole transaction) again after a deadlock or
+/// serialization failure, at most [`TRANSIENT_ATTEMPTS`] times in all.
+async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut failures = 0;
+    loop {
+        match attempt().await {
+            Err(error) if is_transient(&error) && failures + 1 < TRANSIENT_ATTEMPTS => {
+                failures += 1;
+                tracing::debug!(%error, failures, "transient database error; retrying");
+                tokio::time::sleep(transient_backoff(failures)).await;
+            }
+            outcome => return outcome.map_err(StoreError::from),
+        }
     }
 }
 
@@ -635,7 +685,7 @@ impl PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.wakeups.inbox.notify_waiters();
+        self.wakeups.inbox.notify_one();
         Ok(())
     }
 
@@ -728,7 +778,7 @@ async fn listen(pool: PgPool, wakeups: Weak<Wakeups>) {
                         return;
                     };
                     match notification.channel() {
-                        "fraser_inbox" => wakeups.inbox.notify_waiters(),
+                        "fraser_inbox" => wakeups.inbox.notify_one(),
                         _ => wakeups.outbox.notify_waiters(),
                     }
                 }
@@ -806,27 +856,11 @@ impl Store for PgStore {
         &self.wakeups
     }
 
-    fn enqueue<'a>(
-        &'a self,
-        message: &'a InboundMessage,
-    ) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
-        Box::pin(self.enqueue_inner(message))
-    }
-
     fn enqueue_batch<'a>(
         &'a self,
         messages: &'a [InboundMessage],
     ) -> BoxFuture<'a, Result<Vec<Enqueued>, StoreError>> {
         Box::pin(self.enqueue_batch_inner(messages))
-    }
-
-    fn claim_turn<'a>(
-        &'a self,
-        worker: &'a str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>> {
-        Box::pin(self.claim_turn_inner(worker, now, lease))
     }
 
     fn claim_turns<'a>(
@@ -905,21 +939,6 @@ impl Store for PgStore {
              WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
             move |query| query.bind(parts_sent).bind(lease_until.0),
             false,
-        ))
-    }
-
-    fn outbox_sent<'a>(
-        &'a self,
-        claim: &'a OutboxClaim,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.outbox_update(
-            claim,
-            "UPDATE outbox SET status = 'sent', finished_at_ms = $3, lease_owner = NULL, \
-                 lease_until_ms = 0, last_error = NULL \
-             WHERE id = $1 AND lease_token = $2 AND status = 'pending'",
-            move |query| query.bind(now.0),
-            true,
         ))
     }
 
@@ -1140,6 +1159,7 @@ impl Store for PgStore {
                 handle.abort();
             }
             self.pool.close().await;
+            self.inbox_pool.close().await;
         })
     }
 }

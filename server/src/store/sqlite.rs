@@ -19,9 +19,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BoxFuture, ChatState, Enqueued, OutboxClaim, OutboxEntry, RetryKind, Store, StoreError,
-    StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply, outbox_status,
-    reply_to_json,
+    BoxFuture, ChatState, Enqueued, FirstCopies, OutboxClaim, OutboxEntry, RetryKind, Store,
+    StoreError, StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply,
+    outbox_status, reply_to_json,
 };
 use crate::game::{Game, StepRequest, step_blocking};
 use crate::model::{ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
@@ -87,70 +87,6 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn enqueue_inner(&self, message: &InboundMessage) -> Result<Enqueued, StoreError> {
-        let mut tx = self.begin().await?;
-        let enqueued = Self::enqueue_in(&mut tx, message).await?;
-        tx.commit().await?;
-        if enqueued == Enqueued::New {
-            self.wakeups.inbox.notify_waiters();
-        }
-        Ok(enqueued)
-    }
-
-    async fn claim_turn_inner(
-        &self,
-        worker: &str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> Result<Option<TurnClaim>, StoreError> {
-        let mut tx = self.begin().await?;
-        // The first pending message (in inbox order) whose chat no unexpired lease holds
-        // is also the oldest pending message of that chat.
-        let candidate = sqlx::query(
-            "SELECT i.id, i.platform, i.chat_id FROM inbox i \
-             JOIN inbox_chats q ON q.platform = i.platform AND q.chat_id = i.chat_id \
-             WHERE i.status = 'pending' AND q.lease_until_ms <= ? \
-             ORDER BY i.id LIMIT 1",
-        )
-        .bind(now.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(candidate) = candidate else {
-            return Ok(None);
-        };
-        let inbox_id: i64 = candidate.try_get("id")?;
-        let platform: String = candidate.try_get("platform")?;
-        let chat_id: String = candidate.try_get("chat_id")?;
-        let lease_until = now.plus(lease);
-        let token: i64 = sqlx::query_scalar(
-            "UPDATE inbox_chats SET lease_token = lease_token + 1, lease_owner = ?, \
-                 lease_until_ms = ? \
-             WHERE platform = ? AND chat_id = ? RETURNING lease_token",
-        )
-        .bind(worker)
-        .bind(lease_until.0)
-        .bind(&platform)
-        .bind(&chat_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let row = sqlx::query(concat!(
-            "UPDATE inbox SET attempts = attempts + 1 WHERE id = ? RETURNING ",
-            inbox_columns!()
-        ))
-        .bind(inbox_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let (message, attempts) = inbox_message(&row)?;
-        Ok(Some(TurnClaim {
-            inbox_id,
-            token,
-            attempts,
-            message,
-            lease_until,
-        }))
-    }
-
     async fn enqueue_batch_inner(
         &self,
         messages: &[InboundMessage],
@@ -158,14 +94,16 @@ impl SqliteStore {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
+        // Copies of a message within the batch: the first is stored, the rest are
+        // duplicates (as on PostgreSQL).
+        let mut results = vec![Enqueued::Duplicate; messages.len()];
         let mut tx = self.begin().await?;
-        let mut results = Vec::with_capacity(messages.len());
-        for message in messages {
-            results.push(Self::enqueue_in(&mut tx, message).await?);
+        for position in FirstCopies::of(messages).positions {
+            results[position] = Self::enqueue_in(&mut tx, &messages[position]).await?;
         }
         tx.commit().await?;
         if results.contains(&Enqueued::New) {
-            self.wakeups.inbox.notify_waiters();
+            self.wakeups.inbox.notify_one();
         }
         Ok(results)
     }
@@ -552,7 +490,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.wakeups.inbox.notify_waiters();
+        self.wakeups.inbox.notify_one();
         Ok(())
     }
 
@@ -684,27 +622,11 @@ impl Store for SqliteStore {
         &self.wakeups
     }
 
-    fn enqueue<'a>(
-        &'a self,
-        message: &'a InboundMessage,
-    ) -> BoxFuture<'a, Result<Enqueued, StoreError>> {
-        Box::pin(self.enqueue_inner(message))
-    }
-
     fn enqueue_batch<'a>(
         &'a self,
         messages: &'a [InboundMessage],
     ) -> BoxFuture<'a, Result<Vec<Enqueued>, StoreError>> {
         Box::pin(self.enqueue_batch_inner(messages))
-    }
-
-    fn claim_turn<'a>(
-        &'a self,
-        worker: &'a str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Option<TurnClaim>, StoreError>> {
-        Box::pin(self.claim_turn_inner(worker, now, lease))
     }
 
     fn claim_turns<'a>(
@@ -783,21 +705,6 @@ impl Store for SqliteStore {
              WHERE id = ? AND lease_token = ? AND status = 'pending'",
             move |query| query.bind(parts_sent).bind(lease_until.0),
             false,
-        ))
-    }
-
-    fn outbox_sent<'a>(
-        &'a self,
-        claim: &'a OutboxClaim,
-        now: Timestamp,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.outbox_update(
-            claim,
-            "UPDATE outbox SET status = 'sent', finished_at_ms = ?, lease_owner = NULL, \
-                 lease_until_ms = 0, last_error = NULL \
-             WHERE id = ? AND lease_token = ? AND status = 'pending'",
-            move |query| query.bind(now.0),
-            true,
         ))
     }
 
