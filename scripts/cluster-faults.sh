@@ -268,6 +268,7 @@ report = {
     "score_mismatches": score_mismatches,
     "index_builds": {"before": first_build, "swapped_in": next_build, "served_after": builds},
     "recovery": recovery,
+    "loadavg_at_the_end": open("/proc/loadavg").read().split()[:3],
 }
 print(json.dumps(report, indent=2))
 print(events, end="")

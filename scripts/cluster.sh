@@ -22,6 +22,7 @@
 #   FRASER_CLUSTER_INDEX  index directory (default: DIR/index, built from the bundled
 #                         sample when missing or unreadable by this build)
 #   FRASER_CLUSTER_PROFILE  cargo profile of the binaries: release (default) or dev
+#   FRASER_CLUSTER_BUILD  0: use the binaries as they are (default 1: cargo build first)
 #   FRASER_CLUSTER_INDEX_RELOAD_SECS  how often servers look for a new index (default 2)
 #   FRASER_CLUSTER_DUMP   the dump the index is built from (default: the enwiki sample)
 # Webhooks: POST http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram with the header
@@ -153,10 +154,12 @@ write_nginx_conf() {
 up() {
   need_nginx
   mkdir -p "$dir/logs"
-  say "building ($profile)"
-  # shellcheck disable=SC2086
-  cargo build $profile_flag --locked -q -p cli -p integration-tests \
-    --bin fraser --bin fraser-fake-platform --bin fraser-webhook-load
+  if [ "${FRASER_CLUSTER_BUILD:-1}" = 1 ]; then
+    say "building ($profile)"
+    # shellcheck disable=SC2086
+    cargo build $profile_flag --locked -q -p cli -p integration-tests \
+      --bin fraser --bin fraser-fake-platform --bin fraser-webhook-load
+  fi
   if [ -z "${FRASER_CLUSTER_INDEX:-}" ] && ! "$bin/fraser" verify "$index" >/dev/null 2>&1; then
     say "building the index of the bundled sample into $index"
     "$bin/fraser" -q build "$dump" --out "$index"
