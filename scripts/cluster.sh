@@ -10,6 +10,8 @@
 #   scripts/cluster.sh kill-server N | start-server N   kill -9 / start server N (1-based)
 #   scripts/cluster.sh restart-postgres                  fast restart of PostgreSQL
 #   scripts/cluster.sh fake MODE                         fake platform: ok|error|limit|hang
+#   scripts/cluster.sh rebuild-index [BUILD FLAGS]       rebuild the index over its directory
+#                                                        (the servers swap it in, no restart)
 #
 # Settings (environment):
 #   FRASER_CLUSTER_DIR    state, pids and logs           (default out/cluster)
@@ -20,6 +22,9 @@
 #   FRASER_CLUSTER_INDEX  index directory (default: DIR/index, built from the bundled
 #                         sample when missing or unreadable by this build)
 #   FRASER_CLUSTER_PROFILE  cargo profile of the binaries: release (default) or dev
+#   FRASER_CLUSTER_BUILD  0: use the binaries as they are (default 1: cargo build first)
+#   FRASER_CLUSTER_INDEX_RELOAD_SECS  how often servers look for a new index (default 2)
+#   FRASER_CLUSTER_DUMP   the dump the index is built from (default: the enwiki sample)
 # Webhooks: POST http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram with the header
 # X-Telegram-Bot-Api-Secret-Token: cluster-secret. Replies land in $DIR/fake-requests.jsonl.
 set -euo pipefail
@@ -38,11 +43,11 @@ index=${FRASER_CLUSTER_INDEX:-$dir/index}
 secret=cluster-secret
 profile=${FRASER_CLUSTER_PROFILE:-release}
 case "$profile" in
-  release) bin=target/release; profile_flag=--release ;;
-  dev|debug) bin=target/debug; profile_flag= ;;
+  release) bin=${CARGO_TARGET_DIR:-target}/release; profile_flag=--release ;;
+  dev|debug) bin=${CARGO_TARGET_DIR:-target}/debug; profile_flag= ;;
   *) echo "cluster: FRASER_CLUSTER_PROFILE must be release or dev" >&2; exit 2 ;;
 esac
-dump=data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2
+dump=${FRASER_CLUSTER_DUMP:-data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2}
 
 say() { echo "cluster: $*" >&2; }
 
@@ -101,6 +106,7 @@ start_server() { # n port
   DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/fraser" \
   FRASER_LISTEN="127.0.0.1:$p" \
   FRASER_INDEX="$index" \
+  FRASER_INDEX_RELOAD_SECS="${FRASER_CLUSTER_INDEX_RELOAD_SECS:-2}" \
   FRASER_LOG_FORMAT=json \
   FRASER_TELEGRAM_TOKEN="cluster:token" \
   FRASER_TELEGRAM_WEBHOOK_SECRET="$secret" \
@@ -148,10 +154,12 @@ write_nginx_conf() {
 up() {
   need_nginx
   mkdir -p "$dir/logs"
-  say "building ($profile)"
-  # shellcheck disable=SC2086
-  cargo build $profile_flag --locked -q -p cli -p integration-tests \
-    --bin fraser --bin fraser-fake-platform --bin fraser-webhook-load
+  if [ "${FRASER_CLUSTER_BUILD:-1}" = 1 ]; then
+    say "building ($profile)"
+    # shellcheck disable=SC2086
+    cargo build $profile_flag --locked -q -p cli -p integration-tests \
+      --bin fraser --bin fraser-fake-platform --bin fraser-webhook-load
+  fi
   if [ -z "${FRASER_CLUSTER_INDEX:-}" ] && ! "$bin/fraser" verify "$index" >/dev/null 2>&1; then
     say "building the index of the bundled sample into $index"
     "$bin/fraser" -q build "$dump" --out "$index"
@@ -242,7 +250,11 @@ case "${1:-}" in
     fraser_pg_as "$(cat "$dir/pg/bindir")/pg_ctl" -D "$dir/pg/data" -m fast -w restart \
       -o "-h 127.0.0.1 -p $pg_port -k $dir/pg -c max_connections=300" >/dev/null
     head -1 "$dir/pg/data/postmaster.pid" > "$dir/postgres.pid" ;;
+  rebuild-index)
+    shift
+    # `fraser build` writes a new directory next to the index and renames it over.
+    "$(cat "$dir/bin")/fraser" -q build "$dump" --out "$index" "$@" ;;
   fake)
     curl -fsS -X POST "http://127.0.0.1:$fake_port/_fake/mode/${2:?mode}" >/dev/null ;;
-  *) echo "usage: scripts/cluster.sh up|down|status|kill-server N|start-server N|restart-postgres|fake MODE" >&2; exit 2 ;;
+  *) echo "usage: scripts/cluster.sh up|down|status|kill-server N|start-server N|restart-postgres|fake MODE|rebuild-index [FLAGS]" >&2; exit 2 ;;
 esac

@@ -638,6 +638,29 @@ impl Index {
         Ok(report)
     }
 
+    /// Opens every file the manifest lists now rather than on first use (each
+    /// with the checks opening makes; no file is hashed whole except the
+    /// tables, as on their first use), so that later reads no longer go
+    /// through the directory's path: a new build renamed over the directory,
+    /// or the directory removed, leaves this reader working on the files it
+    /// opened. Errors name the first missing or damaged file.
+    pub fn open_all(&self) -> Result<()> {
+        self.dictionary()?;
+        for n in 0..self.shards.len() {
+            self.shard(n as u32)?;
+        }
+        self.titles()?;
+        self.redirects()?;
+        self.lexicon(&self.redirects_in, REDIRECTS_IN_FILE, FileKind::RedirectsIn)?;
+        self.lexicon(&self.aliases, ALIASES_FILE, FileKind::Aliases)?;
+        lazy(&self.terms, || {
+            let entry = self.global_entry(TERMS_FILE)?;
+            Terms::open(self.open_file(entry)?, Some(entry.crc32))
+        })?;
+        self.inlinks_table()?;
+        Ok(())
+    }
+
     /// Reader counters.
     pub fn stats(&self) -> Stats {
         Stats {

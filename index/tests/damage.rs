@@ -325,3 +325,37 @@ fn index_is_send_and_sync_and_shared_across_threads() {
     }
     let _ = Path::new(".");
 }
+
+#[test]
+fn a_reader_that_opened_all_files_survives_a_rebuild_over_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    build(&path, 10);
+    let old = Index::open(&path).unwrap();
+    old.open_all().unwrap();
+    let lazy = Index::open(&path).unwrap();
+
+    build(&path, 40);
+    // The old reader answers from the files it opened, which the rebuild unlinked.
+    assert_eq!(old.title(&fold("Phoenix")).unwrap(), None);
+    let id = old.title(&fold("Paris")).unwrap().unwrap();
+    assert_eq!(old.article(id).unwrap().unwrap().title, "Paris");
+    old.redirects_to(id).unwrap();
+    assert!(old.random(7, &RandomFilter::default()).unwrap().is_some());
+    // A reader that opened nothing reaches the new files and sees they are not its own.
+    assert!(lazy.article(id).is_err());
+    let new = Index::open(&path).unwrap();
+    new.open_all().unwrap();
+    assert_eq!(new.title(&fold("Phoenix")).unwrap(), Some(id_of(39)));
+}
+
+#[test]
+fn open_all_names_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    build(&path, 10);
+    std::fs::remove_file(path.join("inlinks.tbl")).unwrap();
+    let index = Index::open(&path).unwrap();
+    let error = index.open_all().unwrap_err();
+    assert!(error.to_string().contains("inlinks.tbl"), "{error}");
+}

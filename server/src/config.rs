@@ -40,6 +40,17 @@ pub struct Config {
     #[arg(long, env = "FRASER_INDEX", value_name = "DIR")]
     pub index: Option<PathBuf>,
 
+    /// Seconds between looks for a new build of the index directory (its
+    /// `manifest.json` replaced, or a symlink pointed elsewhere), swapped in without
+    /// a restart; 0 turns the watch off.
+    #[arg(
+        long,
+        env = "FRASER_INDEX_RELOAD_SECS",
+        value_name = "SECS",
+        default_value_t = 5
+    )]
+    pub index_reload_secs: u64,
+
     /// Database: `postgres://user@host/db` (production, many servers) or
     /// `sqlite://FILE` (one machine; the file is created if missing).
     #[arg(
@@ -187,6 +198,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     index: Option<PathBuf>,
+    index_reload_secs: Option<u64>,
     database_url: Option<String>,
     listen: Option<SocketAddr>,
     workers: Option<usize>,
@@ -314,6 +326,11 @@ impl Config {
             && !explicit("index")
         {
             self.index = Some(index);
+        }
+        if let Some(secs) = file.index_reload_secs
+            && !explicit("index_reload_secs")
+        {
+            self.index_reload_secs = secs;
         }
     }
 

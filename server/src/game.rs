@@ -23,6 +23,12 @@ use crate::model::{InboundMessage, PlayerScore, Reply, Timestamp};
 pub trait Game: Send + Sync {
     /// Computes the chat's next state, the replies and the score changes for one message.
     fn step(&self, input: TurnInput<'_>) -> TurnOutput;
+
+    /// What `/readyz` and `/metrics` show about the game's data (e.g. which index
+    /// build it reads); `Null` when there is nothing to show.
+    fn describe(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// Everything a game step may look at.

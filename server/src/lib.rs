@@ -37,6 +37,7 @@ pub mod messenger;
 mod metrics;
 mod model;
 mod queue;
+mod reload;
 mod run;
 mod store;
 mod telemetry;
@@ -56,6 +57,7 @@ pub use messenger::{
 pub use metrics::Metrics;
 pub use model::{Button, ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
 pub use queue::{QueueSettings, Sender, Worker, backoff, split_reply};
+pub use reload::{OpenIndexError, OpenedIndex, open_index, watch_index};
 pub use run::{RunError, Server, run, shutdown_signal};
 pub use store::{
     BoxFuture, ChatState, Enqueued, OutboxClaim, OutboxEntry, OutboxStatus, PgStore, RetryKind,
@@ -63,4 +65,4 @@ pub use store::{
     WebReply, open_store, redact_url,
 };
 pub use telemetry::{DEFAULT_LOG_FILTER, init_tracing};
-pub use wordgames::{IndexCorpus, WordGames};
+pub use wordgames::{IndexCorpus, IndexStatus, WordGames};

@@ -2,7 +2,7 @@
 //! (`game` crate) read articles from an [`index::Index`], and [`WordGames`]
 //! plugs those rules into the queue's [`Game`] seam.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::game::{Game, ScoreDelta, TurnInput, TurnOutput};
 use crate::model::{Button, Reply};
@@ -172,28 +172,114 @@ impl game::Corpus for IndexCorpus {
 
 /// The word games as the queue's [`Game`]: decodes the chat's JSON state, runs
 /// one pure step and encodes the result.
+///
+/// The index can be replaced while serving ([`WordGames::replace_index`], driven by
+/// [`crate::watch_index`]): each turn runs on the games current when it starts.
 pub struct WordGames {
+    current: RwLock<Arc<Current>>,
+}
+
+/// The games over one index, and which index.
+struct Current {
     games: game::Games,
+    index: Option<IndexStatus>,
+}
+
+impl Current {
+    fn over(index: Arc<index::Index>, build: String, generation: u64) -> Current {
+        let status = IndexStatus {
+            generation,
+            build,
+            dir: index.path().display().to_string(),
+            articles: index.manifest().counts.articles,
+        };
+        let corpus = IndexCorpus::new(index);
+        let settings = corpus.settings();
+        Current {
+            games: game::Games::new(Arc::new(corpus), settings),
+            index: Some(status),
+        }
+    }
+}
+
+/// Which index the games read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStatus {
+    /// 1 for the index opened at start, plus one per replacement.
+    pub generation: u64,
+    /// The build id (see [`crate::OpenedIndex::build`]).
+    pub build: String,
+    /// The directory (symlinks resolved).
+    pub dir: String,
+    /// Articles in the index.
+    pub articles: u64,
 }
 
 impl WordGames {
     /// Creates the games over a corpus.
     pub fn new(corpus: Arc<dyn game::Corpus>, settings: game::Settings) -> WordGames {
-        WordGames {
+        let current = Current {
             games: game::Games::new(corpus, settings),
+            index: None,
+        };
+        WordGames {
+            current: RwLock::new(Arc::new(current)),
         }
     }
 
     /// Creates the games over an open index, with settings that fit it.
     pub fn over_index(index: Arc<index::Index>) -> WordGames {
-        let corpus = IndexCorpus::new(index);
-        let settings = corpus.settings();
-        WordGames::new(Arc::new(corpus), settings)
+        WordGames::over_opened(crate::OpenedIndex {
+            index,
+            build: String::new(),
+        })
+    }
+
+    /// Creates the games over an index opened by [`crate::open_index`] (generation 1).
+    pub fn over_opened(opened: crate::OpenedIndex) -> WordGames {
+        let current = Current::over(opened.index, opened.build, 1);
+        WordGames {
+            current: RwLock::new(Arc::new(current)),
+        }
+    }
+
+    /// Swaps in the games over a new index; turns in flight finish on the old one.
+    /// Returns the new generation.
+    pub fn replace_index(&self, index: Arc<index::Index>, build: String) -> u64 {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let generation = current
+            .index
+            .as_ref()
+            .map_or(1, |status| status.generation + 1);
+        *current = Arc::new(Current::over(index, build, generation));
+        generation
+    }
+
+    /// Which index the games read (`None` for games over another corpus).
+    pub fn index_status(&self) -> Option<IndexStatus> {
+        self.current().index.clone()
+    }
+
+    /// The build id of the index served, if any.
+    pub fn build(&self) -> Option<String> {
+        self.index_status().map(|status| status.build)
+    }
+
+    fn current(&self) -> Arc<Current> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
 impl Game for WordGames {
+    fn describe(&self) -> serde_json::Value {
+        match self.index_status() {
+            Some(status) => serde_json::json!({ "index": status }),
+            None => serde_json::Value::Null,
+        }
+    }
+
     fn step(&self, input: TurnInput<'_>) -> TurnOutput {
+        let current = self.current();
         let state: game::ChatState = if input.state.is_null() {
             game::ChatState::default()
         } else {
@@ -211,7 +297,7 @@ impl Game for WordGames {
             is_group: input.message.is_group,
             platform: input.message.platform.clone(),
         };
-        let step = self
+        let step = current
             .games
             .step(&state, &message, input.now.as_millis(), input.seed);
         TurnOutput {

@@ -14,7 +14,7 @@ use crate::cmd::serve::open_index;
 
 /// Runs the terminal chat until end of input.
 pub fn run(args: &ChatArgs) -> anyhow::Result<ExitCode> {
-    let index = open_index(&args.index)?;
+    let index = open_index(&args.index)?.index;
     let corpus = server::IndexCorpus::new(index);
     let settings = corpus.settings();
     let games = game::Games::new(std::sync::Arc::new(corpus), settings);

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -14,14 +15,21 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     )?;
     let platforms = server::messenger::from_env(&server::messenger::common::Env::process())
         .context("invalid messenger settings")?;
-    let index = open_index(&index_dir)?;
-    let game = Arc::new(server::WordGames::over_index(Arc::clone(&index)));
+    let opened = open_index(&index_dir)?;
+    let reload_every = Duration::from_secs(config.index_reload_secs);
+    let game = Arc::new(server::WordGames::over_opened(opened));
     let ready: server::ReadinessHook = Arc::new(|| true);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("serve")
         .build()
         .context("failed to start the async runtime")?;
+    // Ends with the runtime when the server stops.
+    runtime.spawn(server::watch_index(
+        Arc::clone(&game),
+        index_dir,
+        reload_every,
+    ));
     runtime
         .block_on(server::run(
             config,
@@ -34,20 +42,23 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens an index directory with a clear error.
-pub fn open_index(dir: &Path) -> anyhow::Result<Arc<index::Index>> {
-    let index = index::Index::open(dir).with_context(|| {
+/// Opens an index directory for serving (every file opened and checked) with a
+/// clear error.
+pub fn open_index(dir: &Path) -> anyhow::Result<server::OpenedIndex> {
+    let opened = server::open_index(dir).with_context(|| {
         format!(
             "failed to open the index {} (build one with `fraser build DUMP --out {}`)",
             dir.display(),
             dir.display()
         )
     })?;
+    let index = &opened.index;
     tracing::info!(
-        index = %dir.display(),
+        index = %index.path().display(),
+        build = %opened.build,
         articles = index.manifest().counts.articles,
         shards = index.manifest().shards.len(),
         "index opened"
     );
-    Ok(Arc::new(index))
+    Ok(opened)
 }

@@ -559,7 +559,13 @@ impl<'a> Turn<'a> {
             return Matcher::default();
         };
         let round = &game.round;
-        let view = round.answer_id.and_then(|id| self.games.corpus.article(id));
+        // The article is trusted only when it still has the round's title: after the
+        // index is replaced under a running round, its id may name another article,
+        // or none (the round then goes on with the names it holds).
+        let view = round
+            .answer_id
+            .and_then(|id| self.games.corpus.article(id))
+            .filter(|view| view.title == round.title);
         let mut names: Vec<&str> = vec![round.title.as_str(), round.answer.as_str()];
         if let Some(view) = &view {
             names.push(&view.title);

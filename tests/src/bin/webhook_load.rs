@@ -7,8 +7,16 @@
 //! Prints a JSON summary: accepted, never accepted, redeliveries, answers by status,
 //! acknowledgement latency percentiles, and the seconds during which some webhook was
 //! refused (the outage windows).
+//!
+//! `--trace FILE` writes one JSON line per answer (`sent_ms`: the first attempt,
+//! `at_ms`: this answer, both Unix ms; `update_id`, `chat`, `status`), from which the
+//! fault and load scripts compute recovery times and end-to-end latencies.
+//! `--guesses FILE` makes the guesses titles picked from the file (one a line), so
+//! some rounds are won; `--group` sends group chats, whose replies quote the message
+//! they answer (Telegram's `reply_parameters`).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +59,15 @@ struct Args {
     /// Stop redelivering one webhook after this long.
     #[arg(long, default_value_t = 120)]
     give_up_secs: u64,
+    /// Write one JSON line per answer to this file.
+    #[arg(long)]
+    trace: Option<std::path::PathBuf>,
+    /// Guess titles from this file (one a line) instead of fixed words.
+    #[arg(long)]
+    guesses: Option<std::path::PathBuf>,
+    /// Send group chats (replies then quote the message they answer).
+    #[arg(long)]
+    group: bool,
 }
 
 #[derive(Default)]
@@ -61,6 +78,7 @@ struct Totals {
     statuses: BTreeMap<String, u64>,
     ack_micros: Vec<u64>,
     refused_seconds: BTreeMap<u64, u64>,
+    trace: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +98,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let totals = Arc::new(Mutex::new(Totals::default()));
+    let guesses: Vec<String> = match &args.guesses {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => Vec::new(),
+    };
+    let trace = match &args.trace {
+        Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
+    };
+    let chat_type = if args.group { "group" } else { "private" };
+    let totals = Arc::new(Mutex::new(Totals {
+        trace,
+        ..Totals::default()
+    }));
     let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -110,13 +145,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "score",
         ][(*nth % 7) as usize];
         *nth += 1;
+        let text = match text {
+            "paris" | "london" if !guesses.is_empty() => {
+                rng_state = xorshift(rng_state);
+                guesses[(rng_state % guesses.len() as u64) as usize].as_str()
+            }
+            text => text,
+        };
         let update_id = args.first_update_id + i;
         let body = serde_json::json!({
             "update_id": update_id,
             "message": {
                 "message_id": update_id,
                 "from": {"id": 1_000_000 + chat, "is_bot": false, "first_name": format!("Player {chat}")},
-                "chat": {"id": 1_000_000 + chat, "type": "private"},
+                "chat": {"id": 1_000_000 + chat, "type": chat_type},
                 "date": 1_700_000_000u64,
                 "text": text
             }
@@ -130,13 +172,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let give_up = Duration::from_secs(args.give_up_secs);
         tasks.spawn(async move {
             let _permit = permit;
-            deliver(&client, &url, &secret, body, give_up, start, &totals).await;
+            let message = Sent {
+                update_id,
+                chat: 1_000_000 + chat,
+            };
+            deliver(
+                &client, &url, &secret, body, message, give_up, start, &totals,
+            )
+            .await;
         });
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
     let elapsed = start.elapsed().as_secs_f64();
     let mut totals = totals.lock().map_err(|_| "poisoned")?;
+    if let Some(trace) = totals.trace.as_mut() {
+        std::io::Write::flush(trace)?;
+    }
     totals.ack_micros.sort_unstable();
     let percentile = |p: f64| -> f64 {
         let values = &totals.ack_micros;
@@ -167,16 +219,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Which message a webhook carries.
+#[derive(Clone, Copy)]
+struct Sent {
+    update_id: u64,
+    chat: u64,
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     client: &reqwest::Client,
     url: &str,
     secret: &str,
     body: String,
+    message: Sent,
     give_up: Duration,
     start: Instant,
     totals: &Mutex<Totals>,
 ) {
     let first = Instant::now();
+    let sent_ms = unix_ms();
     loop {
         let attempt = Instant::now();
         let answer = client
@@ -197,6 +265,16 @@ async fn deliver(
                 return;
             };
             *totals.statuses.entry(status.clone()).or_insert(0) += 1;
+            if let Some(trace) = totals.trace.as_mut() {
+                let line = serde_json::json!({
+                    "sent_ms": sent_ms,
+                    "at_ms": unix_ms(),
+                    "update_id": message.update_id,
+                    "chat": message.chat,
+                    "status": status,
+                });
+                let _ = writeln!(trace, "{line}");
+            }
             if status == "200" {
                 totals.accepted += 1;
                 totals
