@@ -21,7 +21,7 @@ use crate::postings::PostingsBuffer;
 use crate::record::ArticleRecord;
 use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
-use crate::storage::{Access, open};
+use crate::storage::{Access, Bytes, open};
 use crate::table::{ID_ROW_LEN, IdRow, Table, TableWriter};
 use crate::terms::TermsWriter;
 
@@ -39,6 +39,8 @@ pub(crate) const DICTIONARY_FILE: &str = "dictionary.zdict";
 /// dropped) once this many, or twice as many as were left by the last pruning,
 /// are held.
 const PRUNE_MIN: usize = 256;
+/// Bytes of folded text read per round of the parallel occurrence pass.
+const OCCURRENCE_CHUNK_BYTES: usize = 4 << 20;
 /// Records buffered to train the dictionary.
 const DICT_SAMPLE_BYTES: usize = 8 << 20;
 /// Below this much sample data a dictionary is not tried.
@@ -74,6 +76,7 @@ pub struct IndexBuilder {
     memory_budget: u64,
     metadata: serde_json::Value,
     dictionary_sample: usize,
+    threads: usize,
 }
 
 impl IndexBuilder {
@@ -87,6 +90,7 @@ impl IndexBuilder {
             memory_budget: 1 << 30,
             metadata: serde_json::Value::Null,
             dictionary_sample: DICT_SAMPLE_BYTES,
+            threads: 0,
         }
     }
 
@@ -100,6 +104,13 @@ impl IndexBuilder {
     /// make uncached article reads faster and compression worse.
     pub fn block_size(mut self, bytes: u64) -> Self {
         self.options.block_size = bytes.clamp(1, u64::from(crate::block::MAX_BLOCK_LEN));
+        self
+    }
+
+    /// Threads for the parallel passes of `finish` (default 0: one per core);
+    /// does not change the output.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
         self
     }
 
@@ -250,11 +261,13 @@ pub struct IndexWriter {
     counts: Counts,
     spill_runs: u64,
     dictionary_sample: usize,
+    threads: usize,
 }
 
 impl IndexWriter {
     fn start(builder: IndexBuilder) -> Result<IndexWriter> {
         let IndexBuilder {
+            threads,
             dictionary_sample,
             out_dir,
             options,
@@ -320,6 +333,11 @@ impl IndexWriter {
             counts: Counts::default(),
             spill_runs: 0,
             dictionary_sample,
+            threads: if threads == 0 {
+                std::thread::available_parallelism().map_or(1, usize::from)
+            } else {
+                threads
+            },
         })
     }
 
@@ -595,10 +613,15 @@ impl IndexWriter {
         self.close_shard()?;
         self.counts.shards = self.shards.len() as u64;
         let mut files = Vec::new();
+        let phase = Instant::now();
+        let done =
+            |what: &'static str| debug!(seconds = phase.elapsed().as_secs_f64(), "{what} written");
 
         files.push(self.write_terms()?);
+        done("terms");
         files.push(self.write_titles()?);
         files.push(self.write_ids()?);
+        done("titles and ids");
         let titles = Lexicon::open(
             open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
             FileKind::Titles,
@@ -607,6 +630,7 @@ impl IndexWriter {
         let (redirects_entry, redirects_in_entry) = self.write_redirects(&titles)?;
         files.push(redirects_entry);
         files.push(redirects_in_entry);
+        done("redirects");
         let redirects = Lexicon::open(
             open(&self.build_dir.join(REDIRECTS_FILE), Access::Mmap)?,
             FileKind::Redirects,
@@ -615,6 +639,7 @@ impl IndexWriter {
         let (inlinks_entry, aliases_entry) = self.write_links(&titles, &redirects)?;
         files.push(inlinks_entry);
         files.push(aliases_entry);
+        done("in-links and aliases");
         drop((titles, redirects));
 
         let dictionary = match &self.dict {
@@ -1013,39 +1038,30 @@ impl IndexWriter {
             .ok_or_else(|| Error::invalid("text spill already consumed"))?;
         let mut texts = texts.into_reader()?;
         let mut anchor_names = names_log.into_reader()?;
-        let mut found: Vec<(u64, bool)> = Vec::new();
-        while let Some(sentences) = texts.next_item()? {
-            let names = anchor_names.next_item()?.ok_or_else(|| {
-                Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
-            })?;
-            found.clear();
-            for sentence in &sentences {
-                let tokens: Vec<&str> = sentence.split(' ').collect();
-                for start in 0..tokens.len() {
-                    found.extend(
-                        token_prefix_matches(set.map(), &tokens, start, max_tokens)
-                            .into_iter()
-                            .map(|(_, ordinal)| (ordinal, false)),
-                    );
-                }
+        // Articles are read in chunks of about OCCURRENCE_CHUNK_BYTES of text,
+        // each chunk scanned by `threads` threads; the items are sorted by the
+        // sorter, so the split does not change the output.
+        let mut chunk: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        let mut chunk_bytes = 0usize;
+        loop {
+            let next = texts.next_item()?;
+            let at_end = next.is_none();
+            if let Some(sentences) = next {
+                let names = anchor_names.next_item()?.ok_or_else(|| {
+                    Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
+                })?;
+                chunk_bytes += sentences.iter().map(String::len).sum::<usize>();
+                chunk.push((sentences, names));
             }
-            found.extend(
-                names
-                    .iter()
-                    .filter_map(|name| set.map().get(name))
-                    .map(|ordinal| (ordinal, true)),
-            );
-            found.sort_unstable();
-            // One item per alias; anchored if any occurrence was an anchor.
-            found.dedup_by(|later, kept| {
-                let same = later.0 == kept.0;
-                if same {
-                    kept.1 |= later.1;
+            if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
+                for item in chunk_occurrences(&chunk, set.map(), max_tokens, self.threads) {
+                    occurrences.push(item, 0)?;
                 }
-                same
-            });
-            for &item in &found {
-                occurrences.push(item, 0)?;
+                chunk.clear();
+                chunk_bytes = 0;
+            }
+            if at_end {
+                break;
             }
         }
         drop((texts, anchor_names));
@@ -1142,6 +1158,82 @@ fn with_path(error: Error, path: &Path) -> Error {
         Error::Corrupt { reason, .. } => Error::corrupt(path, reason),
         other => other,
     }
+}
+
+/// The (alias ordinal, anchored) items of a chunk of articles, each article's
+/// `(folded sentences, anchor names)`, scanned by up to `threads` threads.
+fn chunk_occurrences(
+    chunk: &[(Vec<String>, Vec<String>)],
+    set: &fst::Map<Bytes>,
+    max_tokens: usize,
+    threads: usize,
+) -> Vec<(u64, bool)> {
+    let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
+    if chunk.len() <= per_thread {
+        return chunk
+            .iter()
+            .flat_map(|(sentences, names)| article_occurrences(sentences, names, set, max_tokens))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunk
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .flat_map(|(sentences, names)| {
+                            article_occurrences(sentences, names, set, max_tokens)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// One article's (alias ordinal, anchored) items: every alias of `set` found
+/// as a token n-gram of its sentences or among its anchor names, once,
+/// anchored if any occurrence was an anchor.
+fn article_occurrences(
+    sentences: &[String],
+    names: &[String],
+    set: &fst::Map<Bytes>,
+    max_tokens: usize,
+) -> Vec<(u64, bool)> {
+    let mut found: Vec<(u64, bool)> = Vec::new();
+    for sentence in sentences {
+        let tokens: Vec<&str> = sentence.split(' ').collect();
+        for start in 0..tokens.len() {
+            found.extend(
+                token_prefix_matches(set, &tokens, start, max_tokens)
+                    .into_iter()
+                    .map(|(_, ordinal)| (ordinal, false)),
+            );
+        }
+    }
+    found.extend(
+        names
+            .iter()
+            .filter_map(|name| set.get(name))
+            .map(|ordinal| (ordinal, true)),
+    );
+    found.sort_unstable();
+    found.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 |= later.1;
+        }
+        same
+    });
+    found
 }
 
 /// Appends a length-prefixed string.

@@ -251,6 +251,12 @@ fn builds_are_deterministic_whatever_the_memory_budget() {
     let tiny = write(IndexBuilder::new(&e).memory_budget(600), &corpus(400));
     assert!(tiny.spill_runs > 1000, "{} runs spilled", tiny.spill_runs);
     assert_eq!(files(&d), files(&e));
+    // Nor on the threads of the parallel passes.
+    for threads in [1, 3] {
+        let f = dir.path().join(format!("threads-{threads}"));
+        write(IndexBuilder::new(&f).threads(threads), &corpus(400));
+        assert_eq!(files(&d), files(&f));
+    }
 }
 
 /// An alias with more candidates than are held at once: candidates below the
