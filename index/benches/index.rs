@@ -2,7 +2,8 @@
 //!
 //! Targets (p50, 2-core machine): exact title <= 2 us, cached article <= 5 us,
 //! uncached article from the OS page cache <= 100 us, linking a 20-word
-//! message <= 50 us, `Index::open` <= 10 ms whether 1 or 1,000 shards.
+//! message <= 50 us, `Index::open` <= 10 ms whether 1 or 1,000 shards;
+//! full-text search for a rare stem, and for it with a common one.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -232,6 +233,18 @@ fn benches(c: &mut Criterion) {
     assert!(!index.link(&tokens).unwrap().is_empty());
     c.bench_function("link_20_words", |b| {
         b.iter(|| black_box(index.link(&tokens).unwrap()))
+    });
+
+    // A rare stem (a title number: its article and the few linking to it)
+    // and the same with a stem found in most articles.
+    let rare = vec!["4000".to_string()];
+    assert!(!index.search(&rare, 10).unwrap().is_empty());
+    c.bench_function("search_rare_stem", |b| {
+        b.iter(|| black_box(index.search(&rare, 10).unwrap()))
+    });
+    let mixed = vec!["4000".to_string(), "river".to_string()];
+    c.bench_function("search_rare_and_common_stem", |b| {
+        b.iter(|| black_box(index.search(&mixed, 10).unwrap()))
     });
 
     let one = dir.path().join("one-shard");

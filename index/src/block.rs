@@ -13,7 +13,8 @@ use zstd::dict::DecoderDictionary;
 use zstd::zstd_safe::DCtx;
 
 use crate::error::{Error, Result};
-use crate::footer::{LeReader, crc32};
+use crate::footer::{Frame, LeReader, crc32};
+use crate::storage::{Bytes, Storage};
 
 /// Size of one serialized [`BlockEntry`].
 pub(crate) const BLOCK_ENTRY_LEN: usize = 20;
@@ -56,6 +57,93 @@ impl BlockEntry {
         }
         Ok(entry)
     }
+}
+
+/// Reads the trailer of a blocked file: the last `trailer_len` bytes of the
+/// body. `what` names the file kind in errors ("shard", "terms file").
+pub(crate) fn read_trailer(
+    storage: &dyn Storage,
+    frame: &Frame,
+    trailer_len: u64,
+    what: &str,
+) -> Result<Bytes> {
+    if frame.body_end - frame.body_start < trailer_len {
+        return Err(Error::corrupt(
+            storage.path(),
+            format!("{what} too short for its trailer"),
+        ));
+    }
+    storage.read(frame.body_end - trailer_len, trailer_len)
+}
+
+/// Reads the meta section from `meta_offset` through the trailer and checks
+/// it against `meta_crc` (the trailer's last four bytes).
+pub(crate) fn read_meta(
+    storage: &dyn Storage,
+    frame: &Frame,
+    meta_offset: u64,
+    meta_crc: u32,
+) -> Result<Bytes> {
+    let crc_offset = frame.body_end - 4;
+    let meta = storage.read(meta_offset, crc_offset - meta_offset)?;
+    let found = crc32(&meta);
+    if found != meta_crc {
+        return Err(Error::Checksum {
+            path: storage.path().to_path_buf(),
+            expected: meta_crc,
+            found,
+        });
+    }
+    Ok(meta)
+}
+
+/// Parses a block table of `n_blocks` entries and checks that the blocks lie
+/// back to back from `start` and end exactly at `end`. `what` prefixes the
+/// errors ("block", "term block").
+pub(crate) fn read_block_table(
+    path: &Path,
+    table: &[u8],
+    n_blocks: u32,
+    start: u64,
+    end: u64,
+    what: &str,
+) -> Result<Vec<BlockEntry>> {
+    let mut reader = LeReader::new(table, path);
+    let mut blocks = Vec::with_capacity(n_blocks as usize);
+    let mut next_offset = start;
+    for _ in 0..n_blocks {
+        let entry = BlockEntry::read(&mut reader)?;
+        // Blocks are contiguous and in order; anything else is damage.
+        if entry.offset != next_offset {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "{what} at offset {} where {next_offset} was expected",
+                    entry.offset
+                ),
+            ));
+        }
+        next_offset = entry.offset + u64::from(entry.compressed_len);
+        blocks.push(entry);
+    }
+    if next_offset != end {
+        return Err(Error::corrupt(
+            path,
+            format!("{what}s do not end where the meta section starts"),
+        ));
+    }
+    Ok(blocks)
+}
+
+/// Reads the block `entry` describes from `storage`, checks its CRC and
+/// decompresses it.
+pub(crate) fn read_block(
+    storage: &dyn Storage,
+    entry: &BlockEntry,
+    dictionary: Option<&DecoderDictionary<'static>>,
+) -> Result<Vec<u8>> {
+    let compressed = storage.read(entry.offset, u64::from(entry.compressed_len))?;
+    decompress(storage.path(), &compressed, entry, dictionary)
 }
 
 /// A reusable zstd compressor, optionally with a dictionary.

@@ -118,6 +118,7 @@ impl<T: Serialize + DeserializeOwned + Ord> Sorter<T> {
     /// more than [`FAN_IN`] runs, groups of them are first merged into one, so
     /// the open files and read buffers stay bounded.
     pub(crate) fn finish(mut self) -> Result<Merge<T>> {
+        let spilled = self.runs.len() as u64;
         let mut level = 0;
         while self.runs.len() > FAN_IN {
             let rest = self.runs.split_off(FAN_IN);
@@ -139,7 +140,9 @@ impl<T: Serialize + DeserializeOwned + Ord> Sorter<T> {
         }
         self.buffer.sort_unstable();
         let runs = std::mem::take(&mut self.runs);
-        Merge::open(runs, std::mem::take(&mut self.buffer))
+        let mut merge = Merge::open(runs, std::mem::take(&mut self.buffer))?;
+        merge.spilled = spilled;
+        Ok(merge)
     }
 }
 
@@ -158,6 +161,7 @@ impl<T: DeserializeOwned + Ord> Merge<T> {
             sources,
             heap: BinaryHeap::new(),
             scratch: Vec::new(),
+            spilled: runs.len() as u64,
             runs,
         };
         for index in 0..merge.sources.len() {
@@ -181,12 +185,15 @@ pub(crate) struct Merge<T> {
     heap: BinaryHeap<Reverse<(T, usize)>>,
     scratch: Vec<u8>,
     runs: Vec<PathBuf>,
+    /// Runs the sorter spilled (before any were merged in levels).
+    spilled: u64,
 }
 
 impl<T: DeserializeOwned + Ord> Merge<T> {
-    /// Number of spilled run files being merged.
+    /// Number of run files the sorter spilled (runs merged in levels
+    /// beforehand still count one each).
     pub(crate) fn n_runs(&self) -> u64 {
-        self.runs.len() as u64
+        self.spilled
     }
 
     fn refill(&mut self, index: usize) -> Result<()> {

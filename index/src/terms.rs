@@ -34,7 +34,10 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::block::{BLOCK_ENTRY_LEN, BlockEntry, Compressor, MAX_BLOCK_LEN, decompress};
+use crate::block::{
+    BLOCK_ENTRY_LEN, BlockEntry, Compressor, MAX_BLOCK_LEN, read_block, read_block_table,
+    read_meta, read_trailer,
+};
 use crate::error::{Error, Result};
 use crate::footer::{FileKind, FileWriter, LeReader, check_frame, crc32, put_varint};
 use crate::storage::{Bytes, Storage};
@@ -340,14 +343,8 @@ impl Terms {
     pub(crate) fn open(storage: Arc<dyn Storage>, expected_crc: Option<u32>) -> Result<Terms> {
         let frame = check_frame(&*storage, FileKind::Terms, expected_crc)?;
         let path = storage.path().to_path_buf();
-        if frame.body_end - frame.body_start < TRAILER_LEN {
-            return Err(Error::corrupt(
-                &path,
-                "terms file too short for its trailer",
-            ));
-        }
+        let trailer = read_trailer(&*storage, &frame, TRAILER_LEN, "terms file")?;
         let trailer_start = frame.body_end - TRAILER_LEN;
-        let trailer = storage.read(trailer_start, TRAILER_LEN)?;
         let mut reader = LeReader::new(&trailer, &path);
         let meta_offset = reader.u64()?;
         let n_blocks = reader.u32()?;
@@ -365,39 +362,16 @@ impl Terms {
         {
             return Err(Error::corrupt(&path, "terms sections do not add up"));
         }
-        let meta = storage.read(meta_offset, trailer_start + TRAILER_LEN - 4 - meta_offset)?;
-        let found = crc32(&meta);
-        if found != meta_crc {
-            return Err(Error::Checksum {
-                path,
-                expected: meta_crc,
-                found,
-            });
-        }
+        let meta = read_meta(&*storage, &frame, meta_offset, meta_crc)?;
         let blocks_len = n_blocks as usize * BLOCK_ENTRY_LEN;
-        let mut reader = LeReader::new(&meta[..blocks_len], &path);
-        let mut blocks = Vec::with_capacity(n_blocks as usize);
-        let mut next_offset = frame.body_start;
-        for _ in 0..n_blocks {
-            let entry = BlockEntry::read(&mut reader)?;
-            if entry.offset != next_offset {
-                return Err(Error::corrupt(
-                    &path,
-                    format!(
-                        "term block at offset {} where {next_offset} was expected",
-                        entry.offset
-                    ),
-                ));
-            }
-            next_offset = entry.offset + u64::from(entry.compressed_len);
-            blocks.push(entry);
-        }
-        if next_offset != meta_offset {
-            return Err(Error::corrupt(
-                &path,
-                "term blocks do not end where the meta section starts",
-            ));
-        }
+        let blocks = read_block_table(
+            &path,
+            &meta[..blocks_len],
+            n_blocks,
+            frame.body_start,
+            meta_offset,
+            "term block",
+        )?;
         let starts_end = blocks_len + n_starts as usize * START_ENTRY_LEN;
         let starts = meta.get(blocks_len..starts_end).expect("length checked");
         let keys = meta
@@ -448,10 +422,7 @@ impl Terms {
                 format!("term start points at missing block {n}"),
             )
         })?;
-        let compressed = self
-            .storage
-            .read(entry.offset, u64::from(entry.compressed_len))?;
-        decompress(self.path(), &compressed, entry, None)
+        read_block(&*self.storage, entry, None)
     }
 
     /// The postings of `stem`, or `None` if it is not in the file.

@@ -6,7 +6,6 @@
 //! sorted runs spilled to `<build dir>/spill/` and k-way merged in `finish`, so
 //! memory is bounded by `memory_budget`, not by the dump.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -22,7 +21,7 @@ use crate::postings::PostingsBuffer;
 use crate::record::ArticleRecord;
 use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
-use crate::storage::{Access, open};
+use crate::storage::{Access, Bytes, open};
 use crate::table::{ID_ROW_LEN, IdRow, Table, TableWriter};
 use crate::terms::TermsWriter;
 
@@ -36,8 +35,12 @@ pub(crate) const TERMS_FILE: &str = "terms.lex";
 pub(crate) const REDIRECTS_IN_FILE: &str = "redirects-in.lex";
 pub(crate) const DICTIONARY_FILE: &str = "dictionary.zdict";
 
-/// Source of alias entries that come from titles and redirects, not links.
-const NO_SOURCE: u64 = u64::MAX;
+/// An alias's candidates are pruned (those already below the prior threshold
+/// dropped) once this many, or twice as many as were left by the last pruning,
+/// are held.
+const PRUNE_MIN: usize = 256;
+/// Bytes of folded text read per round of the parallel occurrence pass.
+const OCCURRENCE_CHUNK_BYTES: usize = 4 << 20;
 /// Records buffered to train the dictionary.
 const DICT_SAMPLE_BYTES: usize = 8 << 20;
 /// Below this much sample data a dictionary is not tried.
@@ -49,7 +52,8 @@ const DICT_MIN_SAVING_PER_MILLE: u32 = 30;
 
 /// One article's links in the anchor spill: (source id, [(folded anchor, folded target)]).
 type ArticleAnchors = (u64, Vec<(String, String)>);
-/// One alias in the group spill: (alias, articles linking with it, [(target id, count)]).
+/// One alias in the group spill: (alias, total count, [(target id, count)] kept,
+/// by count descending then id).
 type AliasGroup = (String, u64, Vec<(u64, u64)>);
 
 /// The name of shard `n`.
@@ -72,6 +76,7 @@ pub struct IndexBuilder {
     memory_budget: u64,
     metadata: serde_json::Value,
     dictionary_sample: usize,
+    threads: usize,
 }
 
 impl IndexBuilder {
@@ -85,6 +90,7 @@ impl IndexBuilder {
             memory_budget: 1 << 30,
             metadata: serde_json::Value::Null,
             dictionary_sample: DICT_SAMPLE_BYTES,
+            threads: 0,
         }
     }
 
@@ -98,6 +104,13 @@ impl IndexBuilder {
     /// make uncached article reads faster and compression worse.
     pub fn block_size(mut self, bytes: u64) -> Self {
         self.options.block_size = bytes.clamp(1, u64::from(crate::block::MAX_BLOCK_LEN));
+        self
+    }
+
+    /// Threads for the parallel passes of `finish` (default 0: one per core);
+    /// does not change the output.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
         self
     }
 
@@ -248,11 +261,13 @@ pub struct IndexWriter {
     counts: Counts,
     spill_runs: u64,
     dictionary_sample: usize,
+    threads: usize,
 }
 
 impl IndexWriter {
     fn start(builder: IndexBuilder) -> Result<IndexWriter> {
         let IndexBuilder {
+            threads,
             dictionary_sample,
             out_dir,
             options,
@@ -318,6 +333,11 @@ impl IndexWriter {
             counts: Counts::default(),
             spill_runs: 0,
             dictionary_sample,
+            threads: if threads == 0 {
+                std::thread::available_parallelism().map_or(1, usize::from)
+            } else {
+                threads
+            },
         })
     }
 
@@ -593,10 +613,15 @@ impl IndexWriter {
         self.close_shard()?;
         self.counts.shards = self.shards.len() as u64;
         let mut files = Vec::new();
+        let phase = Instant::now();
+        let done =
+            |what: &'static str| debug!(seconds = phase.elapsed().as_secs_f64(), "{what} written");
 
         files.push(self.write_terms()?);
+        done("terms");
         files.push(self.write_titles()?);
         files.push(self.write_ids()?);
+        done("titles and ids");
         let titles = Lexicon::open(
             open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
             FileKind::Titles,
@@ -605,6 +630,7 @@ impl IndexWriter {
         let (redirects_entry, redirects_in_entry) = self.write_redirects(&titles)?;
         files.push(redirects_entry);
         files.push(redirects_in_entry);
+        done("redirects");
         let redirects = Lexicon::open(
             open(&self.build_dir.join(REDIRECTS_FILE), Access::Mmap)?,
             FileKind::Redirects,
@@ -613,6 +639,7 @@ impl IndexWriter {
         let (inlinks_entry, aliases_entry) = self.write_links(&titles, &redirects)?;
         files.push(inlinks_entry);
         files.push(aliases_entry);
+        done("in-links and aliases");
         drop((titles, redirects));
 
         let dictionary = match &self.dict {
@@ -867,16 +894,20 @@ impl IndexWriter {
         let mut writer = LexiconWriter::create(&path, FileKind::RedirectsIn)?;
         let mut merge = incoming.finish()?;
         self.spill_runs += merge.n_runs();
+        // Each id's titles are encoded as they come off the merge; only the
+        // encoded list of one article is held.
+        let mut titles_bytes = Vec::new();
         while let Some((id, title)) = merge.next_item()? {
-            let mut group = vec![title];
+            titles_bytes.clear();
+            put_str(&mut titles_bytes, &title);
+            let mut n = 1u64;
             while let Some((_, title)) = merge.next_if(|item| item.0 == id)? {
-                group.push(title);
+                put_str(&mut titles_bytes, &title);
+                n += 1;
             }
             payload.clear();
-            put_varint(&mut payload, group.len() as u64);
-            for title in &group {
-                put_str(&mut payload, title);
-            }
+            put_varint(&mut payload, n);
+            payload.extend_from_slice(&titles_bytes);
             writer.insert_list(&id.to_be_bytes(), &payload)?;
         }
         let (size, crc, items) = writer.finish()?;
@@ -901,10 +932,11 @@ impl IndexWriter {
         let max_tokens = self.options.max_mention_len as usize;
         let alias_ok = |alias: &str| !alias.is_empty() && alias.split(' ').count() <= max_tokens;
 
-        // (target, source) pairs for in-links and (alias, source, target) for aliases.
+        // (target, source) pairs for in-links and (alias, target) for aliases,
+        // one per resolved link and one per title or redirect key.
         let mut pairs: Sorter<(u64, u64)> =
             Sorter::new(&self.spill_dir, "inlinks", self.sorter_budget);
-        let mut alias_links: Sorter<(String, u64, u64)> =
+        let mut alias_links: Sorter<(String, u64)> =
             Sorter::new(&self.spill_dir, "aliases", self.sorter_budget);
         let anchors = self
             .anchors
@@ -924,7 +956,7 @@ impl IndexWriter {
                 if alias_ok(&anchor) {
                     names.push(anchor.clone());
                     let bytes = anchor.len();
-                    alias_links.push((anchor, source, target), bytes)?;
+                    alias_links.push((anchor, target), bytes)?;
                 }
             }
             names.sort();
@@ -938,46 +970,67 @@ impl IndexWriter {
                 let key = String::from_utf8_lossy(key).into_owned();
                 if alias_ok(&key) {
                     let bytes = key.len();
-                    alias_links.push((key, NO_SOURCE, id), bytes)?;
+                    alias_links.push((key, id), bytes)?;
                 }
             }
         }
 
         let inlinks_entry = self.write_inlinks(pairs)?;
 
-        // Group alias links into candidates; keep them in a log in alias order and
-        // build a temporary alias -> ordinal fst for the occurrence pass.
+        // Group alias links into candidates, streaming: the links of one alias
+        // arrive sorted by target, so each (alias, target) count is a run
+        // length; the prior filter is applied as soon as the alias ends (and
+        // along the way, since a candidate below the threshold for the total
+        // so far stays below it), so at most about 1 / min_prior_prob
+        // candidates are held. The kept groups go to a log in alias order,
+        // with a temporary alias -> ordinal fst for the occurrence pass.
+        let min_prior = self.options.min_prior_prob;
+        let below_prior = |count: u64, total: u64| (count as f64 / total as f64) < min_prior;
         let mut groups: Log<AliasGroup> = Log::create(self.spill_dir.join("alias-groups.log"))?;
         let set_path = self.spill_dir.join("alias-set.lex");
         let mut set = LexiconWriter::create(&set_path, FileKind::Aliases)?;
         let mut merge = alias_links.finish()?;
         self.spill_runs += merge.n_runs();
         let mut n_groups = 0u64;
-        while let Some((alias, source, target)) = merge.next_item()? {
-            let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
-            let mut anchor_docs = 0u64;
-            let mut last_source = None;
-            let mut item = Some((source, target));
-            while let Some((source, target)) = item {
-                *counts.entry(target).or_default() += 1;
-                if source != NO_SOURCE && last_source != Some(source) {
-                    anchor_docs += 1;
-                    last_source = Some(source);
+        let mut candidates: Vec<(u64, u64)> = Vec::new();
+        while let Some((alias, first_target)) = merge.next_item()? {
+            candidates.clear();
+            let mut total = 0u64;
+            let mut prune_at = PRUNE_MIN;
+            let mut next_target = Some(first_target);
+            while let Some(target) = next_target {
+                let mut count = 1u64;
+                while merge
+                    .next_if(|next| next.1 == target && next.0 == alias)?
+                    .is_some()
+                {
+                    count += 1;
                 }
-                item = merge
-                    .next_if(|next| next.0 == alias)?
-                    .map(|(_, s, t)| (s, t));
+                total += count;
+                candidates.push((target, count));
+                if candidates.len() >= prune_at {
+                    candidates.retain(|&(_, count)| !below_prior(count, total));
+                    prune_at = (2 * candidates.len()).max(PRUNE_MIN);
+                }
+                next_target = merge.next_if(|next| next.0 == alias)?.map(|(_, t)| t);
             }
+            candidates.retain(|&(_, count)| !below_prior(count, total));
+            if candidates.is_empty() {
+                continue;
+            }
+            candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             set.insert(alias.as_bytes(), n_groups)?;
-            groups.push(&(alias, anchor_docs, counts.into_iter().collect()))?;
+            groups.push_as(&(&alias, total, &candidates))?;
             n_groups += 1;
         }
         drop(merge);
         set.finish()?;
         let set = Lexicon::open(open(&set_path, Access::Mmap)?, FileKind::Aliases, None)?;
 
-        // Occurrences: in how many articles each alias appears as an anchor or in the text.
-        let mut occurrences: Sorter<u64> =
+        // Occurrences: in how many articles each alias appears at all (as an
+        // anchor or in the text), and in how many as an anchor; one
+        // (ordinal, anchored) item per article and alias.
+        let mut occurrences: Sorter<(u64, bool)> =
             Sorter::new(&self.spill_dir, "occurrences", self.sorter_budget);
         let texts = self
             .texts
@@ -985,27 +1038,30 @@ impl IndexWriter {
             .ok_or_else(|| Error::invalid("text spill already consumed"))?;
         let mut texts = texts.into_reader()?;
         let mut anchor_names = names_log.into_reader()?;
-        let mut found = Vec::new();
-        while let Some(sentences) = texts.next_item()? {
-            let names = anchor_names.next_item()?.ok_or_else(|| {
-                Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
-            })?;
-            found.clear();
-            for sentence in &sentences {
-                let tokens: Vec<&str> = sentence.split(' ').collect();
-                for start in 0..tokens.len() {
-                    found.extend(
-                        token_prefix_matches(set.map(), &tokens, start, max_tokens)
-                            .into_iter()
-                            .map(|(_, ordinal)| ordinal),
-                    );
-                }
+        // Articles are read in chunks of about OCCURRENCE_CHUNK_BYTES of text,
+        // each chunk scanned by `threads` threads; the items are sorted by the
+        // sorter, so the split does not change the output.
+        let mut chunk: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        let mut chunk_bytes = 0usize;
+        loop {
+            let next = texts.next_item()?;
+            let at_end = next.is_none();
+            if let Some(sentences) = next {
+                let names = anchor_names.next_item()?.ok_or_else(|| {
+                    Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
+                })?;
+                chunk_bytes += sentences.iter().map(String::len).sum::<usize>();
+                chunk.push((sentences, names));
             }
-            found.extend(names.iter().filter_map(|name| set.map().get(name)));
-            found.sort_unstable();
-            found.dedup();
-            for &ordinal in &found {
-                occurrences.push(ordinal, 0)?;
+            if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
+                for item in chunk_occurrences(&chunk, set.map(), max_tokens, self.threads) {
+                    occurrences.push(item, 0)?;
+                }
+                chunk.clear();
+                chunk_bytes = 0;
+            }
+            if at_end {
+                break;
             }
         }
         drop((texts, anchor_names));
@@ -1017,28 +1073,20 @@ impl IndexWriter {
         let mut groups = groups.into_reader()?;
         let mut payload = Vec::new();
         let mut ordinal = 0u64;
-        while let Some((alias, anchor_docs, candidates)) = groups.next_item()? {
-            let mut docs = 0u64;
-            while occurrences.next_if(|&o| o < ordinal)?.is_some() {}
-            while occurrences.next_if(|&o| o == ordinal)?.is_some() {
+        while let Some((alias, total, candidates)) = groups.next_item()? {
+            let (mut docs, mut anchor_docs) = (0u64, 0u64);
+            while occurrences.next_if(|&(o, _)| o < ordinal)?.is_some() {}
+            while let Some((_, anchored)) = occurrences.next_if(|&(o, _)| o == ordinal)? {
                 docs += 1;
+                anchor_docs += u64::from(anchored);
             }
             ordinal += 1;
-            let total: u64 = candidates.iter().map(|c| c.1).sum();
-            let mut kept: Vec<(u64, u64)> = candidates
-                .into_iter()
-                .filter(|&(_, count)| count as f64 / total as f64 >= self.options.min_prior_prob)
-                .collect();
-            if kept.is_empty() {
-                continue;
-            }
-            kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             payload.clear();
             put_varint(&mut payload, total);
             put_varint(&mut payload, anchor_docs);
             put_varint(&mut payload, docs.max(anchor_docs));
-            put_varint(&mut payload, kept.len() as u64);
-            for (id, count) in kept {
+            put_varint(&mut payload, candidates.len() as u64);
+            for (id, count) in candidates {
                 put_varint(&mut payload, id);
                 put_varint(&mut payload, count);
             }
@@ -1110,6 +1158,82 @@ fn with_path(error: Error, path: &Path) -> Error {
         Error::Corrupt { reason, .. } => Error::corrupt(path, reason),
         other => other,
     }
+}
+
+/// The (alias ordinal, anchored) items of a chunk of articles, each article's
+/// `(folded sentences, anchor names)`, scanned by up to `threads` threads.
+fn chunk_occurrences(
+    chunk: &[(Vec<String>, Vec<String>)],
+    set: &fst::Map<Bytes>,
+    max_tokens: usize,
+    threads: usize,
+) -> Vec<(u64, bool)> {
+    let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
+    if chunk.len() <= per_thread {
+        return chunk
+            .iter()
+            .flat_map(|(sentences, names)| article_occurrences(sentences, names, set, max_tokens))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunk
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .flat_map(|(sentences, names)| {
+                            article_occurrences(sentences, names, set, max_tokens)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// One article's (alias ordinal, anchored) items: every alias of `set` found
+/// as a token n-gram of its sentences or among its anchor names, once,
+/// anchored if any occurrence was an anchor.
+fn article_occurrences(
+    sentences: &[String],
+    names: &[String],
+    set: &fst::Map<Bytes>,
+    max_tokens: usize,
+) -> Vec<(u64, bool)> {
+    let mut found: Vec<(u64, bool)> = Vec::new();
+    for sentence in sentences {
+        let tokens: Vec<&str> = sentence.split(' ').collect();
+        for start in 0..tokens.len() {
+            found.extend(
+                token_prefix_matches(set, &tokens, start, max_tokens)
+                    .into_iter()
+                    .map(|(_, ordinal)| (ordinal, false)),
+            );
+        }
+    }
+    found.extend(
+        names
+            .iter()
+            .filter_map(|name| set.get(name))
+            .map(|ordinal| (ordinal, true)),
+    );
+    found.sort_unstable();
+    found.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 |= later.1;
+        }
+        same
+    });
+    found
 }
 
 /// Appends a length-prefixed string.

@@ -242,6 +242,85 @@ fn builds_are_deterministic_whatever_the_memory_budget() {
     let small = write(IndexBuilder::new(&c).memory_budget(2048), &corpus(40));
     assert!(small.spill_runs > 20, "{} runs spilled", small.spill_runs);
     assert_eq!(files(&a), files(&c));
+
+    // A budget so small that every sorter spills more runs than one merge
+    // reads (64), so the runs are merged in levels.
+    let d = dir.path().join("d");
+    let e = dir.path().join("e");
+    build(&d, 400);
+    let tiny = write(IndexBuilder::new(&e).memory_budget(600), &corpus(400));
+    assert!(tiny.spill_runs > 1000, "{} runs spilled", tiny.spill_runs);
+    assert_eq!(files(&d), files(&e));
+    // Nor on the threads of the parallel passes.
+    for threads in [1, 3] {
+        let f = dir.path().join(format!("threads-{threads}"));
+        write(IndexBuilder::new(&f).threads(threads), &corpus(400));
+        assert_eq!(files(&d), files(&f));
+    }
+}
+
+/// An alias with more candidates than are held at once: candidates below the
+/// prior threshold are dropped while the alias is merged, with the same result
+/// as filtering at the end.
+#[test]
+fn aliases_with_many_candidates() {
+    use index::{ArticleRecord, LinkRecord, SectionRecord, SentenceRecord};
+    let n = 1000usize;
+    let title = |i: usize| format!("Topic {i}");
+    // Articles 0..400 link four popular targets (100 links each), the other
+    // 600 link themselves: 604 candidates for the anchor "common".
+    let target = |i: usize| if i < 400 { i % 4 } else { i };
+    let articles: Vec<common::Article> = (0..n)
+        .map(|i| {
+            let text = "A common link.".to_string();
+            let record = ArticleRecord {
+                id: 1 + i as u64,
+                title: title(i),
+                sections: vec![SectionRecord {
+                    heading: String::new(),
+                    level: 1,
+                    sentences: vec![SentenceRecord {
+                        text,
+                        kind: 0,
+                        links: vec![LinkRecord {
+                            start: 2,
+                            end: 8,
+                            target: title(target(i)),
+                        }],
+                    }],
+                }],
+                bold: vec![],
+                n_sentences: 1,
+                n_links: 1,
+            };
+            common::Article {
+                key: fold(&title(i)),
+                record,
+                stems: vec![],
+                folded: vec![fold("A common link.")],
+                anchors: vec![("common".into(), fold(&title(target(i))))],
+            }
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let filtered = dir.path().join("filtered");
+    write(IndexBuilder::new(&filtered).memory_budget(4096), &articles);
+    let index = Index::open(&filtered).unwrap();
+    let candidates = index.aliases("common").unwrap();
+    let got: Vec<(u64, u64)> = candidates.iter().map(|c| (c.id, c.count)).collect();
+    assert_eq!(got, vec![(1, 100), (2, 100), (3, 100), (4, 100)]);
+    assert!(
+        candidates
+            .iter()
+            .all(|c| c.prior == 0.1 && c.link_prob == 1.0)
+    );
+
+    let all = dir.path().join("all");
+    write(IndexBuilder::new(&all).min_prior_prob(0.0), &articles);
+    let candidates = Index::open(&all).unwrap().aliases("common").unwrap();
+    assert_eq!(candidates.len(), 604);
+    assert_eq!(candidates[4].count, 1);
+    assert_eq!(candidates[4].id, 401);
 }
 
 #[test]

@@ -3,16 +3,20 @@
 use integration_tests::{ENWIKI, assert_same_tree, data_path, fraser, fraser_ok};
 
 fn build(sample: &str, out: &std::path::Path, threads: &str) {
+    build_with(sample, out, &["-j", threads]);
+}
+
+fn build_with(sample: &str, out: &std::path::Path, options: &[&str]) {
     let input = data_path(sample);
-    fraser_ok(&[
+    let mut args = vec![
         "-q",
         "build",
         input.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "-j",
-        threads,
-    ]);
+    ];
+    args.extend_from_slice(options);
+    fraser_ok(&args);
 }
 
 #[test]
@@ -22,6 +26,10 @@ fn enwiki_index_is_deterministic_queryable_and_verified() {
     build(ENWIKI, &one, "1");
     build(ENWIKI, &two, "2");
     assert_same_tree(&one, &two);
+    // A memory setting so small that every sorted run spills, many times over.
+    let tiny = dir.path().join("tiny");
+    build_with(ENWIKI, &tiny, &["-j", "2", "--memory", "16KiB"]);
+    assert_same_tree(&one, &tiny);
 
     let idx = index::Index::open(&one).unwrap();
     assert_eq!(idx.manifest().counts.articles, 106);

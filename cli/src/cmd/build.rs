@@ -116,6 +116,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         )?),
         None => Sink::Index(Box::new(
             builder(&args.out, args.shard_size, args.memory, metadata)
+                .threads(args.threads)
                 .start()
                 .with_context(|| format!("failed to start the index at {}", args.out.display()))?,
         )),

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use zstd::dict::DecoderDictionary;
 
 use super::{RECORD_ENTRY_LEN, TRAILER_LEN};
-use crate::block::{BLOCK_ENTRY_LEN, BlockEntry, decompress};
+use crate::block::{
+    BLOCK_ENTRY_LEN, BlockEntry, read_block, read_block_table, read_meta, read_trailer,
+};
 use crate::error::{Error, Result};
-use crate::footer::{FileKind, LeReader, check_frame, crc32, verify_crc};
+use crate::footer::{FileKind, LeReader, check_frame, verify_crc};
 use crate::record::ArticleRecord;
 use crate::storage::{Bytes, MemStorage, Storage};
 
@@ -63,11 +65,8 @@ impl Shard {
     ) -> Result<Shard> {
         let frame = check_frame(&*storage, FileKind::Shard, expected_crc)?;
         let path = storage.path().to_path_buf();
-        if frame.body_end - frame.body_start < TRAILER_LEN {
-            return Err(Error::corrupt(&path, "shard too short for its trailer"));
-        }
+        let trailer = read_trailer(&*storage, &frame, TRAILER_LEN, "shard")?;
         let trailer_start = frame.body_end - TRAILER_LEN;
-        let trailer = storage.read(trailer_start, TRAILER_LEN)?;
         let mut reader = LeReader::new(&trailer, &path);
         let meta_offset = reader.u64()?;
         let n_blocks = reader.u32()?;
@@ -90,15 +89,7 @@ impl Shard {
         {
             return Err(Error::corrupt(&path, "meta section lengths do not add up"));
         }
-        let meta = storage.read(meta_offset, trailer_start + TRAILER_LEN - 4 - meta_offset)?;
-        let found = crc32(&meta);
-        if found != meta_crc {
-            return Err(Error::Checksum {
-                path,
-                expected: meta_crc,
-                found,
-            });
-        }
+        let meta = read_meta(&*storage, &frame, meta_offset, meta_crc)?;
         let dictionary = match (dictionary_id, dictionary) {
             (0, _) => None,
             (id, Some((have, dict))) if id == have => Some(dict),
@@ -112,30 +103,14 @@ impl Shard {
             }
         };
         let blocks_len = n_blocks as usize * BLOCK_ENTRY_LEN;
-        let mut reader = LeReader::new(&meta[..blocks_len], &path);
-        let mut blocks = Vec::with_capacity(n_blocks as usize);
-        let mut next_offset = frame.body_start;
-        for _ in 0..n_blocks {
-            let entry = BlockEntry::read(&mut reader)?;
-            // Blocks are contiguous and in order; anything else is damage.
-            if entry.offset != next_offset {
-                return Err(Error::corrupt(
-                    &path,
-                    format!(
-                        "block at offset {} where {next_offset} was expected",
-                        entry.offset
-                    ),
-                ));
-            }
-            next_offset = entry.offset + u64::from(entry.compressed_len);
-            blocks.push(entry);
-        }
-        if next_offset != meta_offset {
-            return Err(Error::corrupt(
-                &path,
-                "blocks do not end where the meta section starts",
-            ));
-        }
+        let blocks = read_block_table(
+            &path,
+            &meta[..blocks_len],
+            n_blocks,
+            frame.body_start,
+            meta_offset,
+            "block",
+        )?;
         let records_len = n_records as usize * RECORD_ENTRY_LEN as usize;
         let records = meta
             .get(blocks_len..blocks_len + records_len)
@@ -224,10 +199,7 @@ impl Shard {
                 format!("record {ordinal} runs past the end of its block"),
             ));
         }
-        let compressed = self
-            .storage
-            .read(block.offset, u64::from(block.compressed_len))?;
-        let data = decompress(path, &compressed, block, self.dictionary.as_deref())?;
+        let data = read_block(&*self.storage, block, self.dictionary.as_deref())?;
         Ok(data[offset as usize..end as usize].to_vec())
     }
 
