@@ -75,7 +75,7 @@ fn signed(body: &[u8]) -> Headers {
 }
 
 async fn post(harness: &Harness, headers: &[(String, String)], body: &[u8]) -> support::Answer {
-    harness.post("/webhooks/discord", &headers, body).await
+    harness.post("/webhooks/discord", headers, body).await
 }
 
 /// A button press (MESSAGE_COMPONENT) in a DM with the bot.

@@ -72,7 +72,7 @@ fn signed(content_type: &str, body: &[u8]) -> Headers {
 }
 
 async fn post(harness: &Harness, headers: &[(String, String)], body: &[u8]) -> StatusCode {
-    let answer = harness.post(PATH, &headers, body).await;
+    let answer = harness.post(PATH, headers, body).await;
     answer.status
 }
 

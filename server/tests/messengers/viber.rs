@@ -53,7 +53,7 @@ async fn post(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (StatusCode, Vec<u8>) {
-    let answer = harness.post(PATH, &headers, body).await;
+    let answer = harness.post(PATH, headers, body).await;
     (answer.status, answer.body)
 }
 
