@@ -63,9 +63,13 @@ measure() { # label servers messages chats rate
   local dead
   dead=$(PATH="$(cat "$dir/pg/bindir"):$PATH" psql -h 127.0.0.1 -p "$pg_port" -U postgres -d fraser -tAc \
     "SELECT (SELECT count(*) FROM inbox WHERE status <> 'done') + (SELECT count(*) FROM outbox WHERE status <> 'sent')")
-  python3 - "$dir" "$label" "$servers" "$chats" "$rate" "$before" "$after" "$dead" <<'PY' | tee -a "$results"
+  local turns
+  turns=$(PATH="$(cat "$dir/pg/bindir"):$PATH" psql -h 127.0.0.1 -p "$pg_port" -U postgres -d fraser -tAc \
+    "SELECT count(*) || ' ' || coalesce(max(finished_at_ms), 0) FROM inbox WHERE status = 'done'")
+  python3 - "$dir" "$label" "$servers" "$chats" "$rate" "$before" "$after" "$dead" "$turns" <<'PY' | tee -a "$results"
 import json, sys
-d, label, servers, chats, rate, before, after, dead = sys.argv[1:]
+d, label, servers, chats, rate, before, after, dead, turns = sys.argv[1:]
+turns_done, last_turn_ms = (int(v) for v in turns.split())
 load = json.load(open(f"{d}/load.json"))
 sent = {}
 for line in open(f"{d}/acks.jsonl"):
@@ -90,6 +94,10 @@ print(json.dumps({
     "never_accepted": load["never_accepted"], "non_200": sum(v for k, v in load["answers"].items() if k != "200"),
     "not_done_or_sent": int(dead),
     "ack_per_s": load["accepted_per_second"], "ack_ms": load["ack_ms"],
+    "turns_done": turns_done,
+    # every turn played (inbox -> game -> outbox committed), from the first webhook sent
+    # to the later of the last turn committed and the last reply received
+    "turns_per_s": round(turns_done / (max(last_turn_ms, max(first_reply.values(), default=0)) - min(sent.values()) ) * 1000, 1) if sent and turns_done else None,
     "turns_answered": len(answered),
     "turns_per_s_end_to_end": round(len(answered) / (span_ms / 1000), 1) if span_ms else None,
     "turn_ms": {"p50": pct(lat, 0.5), "p90": pct(lat, 0.9), "p99": pct(lat, 0.99), "max": pct(lat, 1.0)},
@@ -134,6 +142,7 @@ for k in range(1, len(rows[0])):
         "max_mib": round(max(series), 1), "mean_after_warmup_mib": round(mean, 1),
         "last_10pct_mean_mib": round(tail_mean, 1),
         "flat": abs(tail_mean - mean) <= 0.1 * mean,
+        "grows": tail_mean > 1.1 * mean,
     })
 print(json.dumps(out))
 PY
