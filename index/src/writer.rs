@@ -107,6 +107,14 @@ impl IndexBuilder {
         self
     }
 
+    /// Target uncompressed size of a zstd block of `terms.lex` (default 4 KiB).
+    /// A term lookup decompresses one block, so smaller blocks make rare-term
+    /// searches faster and the file larger.
+    pub fn term_block_size(mut self, bytes: u64) -> Self {
+        self.options.term_block_size = bytes.clamp(1, u64::from(crate::block::MAX_BLOCK_LEN));
+        self
+    }
+
     /// Threads for the parallel passes of `finish` (default 0: one per core);
     /// does not change the output.
     pub fn threads(mut self, threads: usize) -> Self {
@@ -894,7 +902,7 @@ impl IndexWriter {
         let mut writer = TermsWriter::create(
             &path,
             self.options.zstd_level,
-            self.options.block_size as usize,
+            self.options.term_block_size as usize,
         )?;
         // Postings stream straight from the merge into the file: nothing is
         // held per term, so a term in every sentence costs no memory.
