@@ -113,10 +113,11 @@ fn article(i: u64, n: u64) -> Synthetic {
     (record, own, stems, folded, anchors)
 }
 
-fn build(path: &Path, n: u64, shard_size: u64, block_size: u64) {
+fn build(path: &Path, n: u64, shard_size: u64, block_size: u64, term_block_size: u64) {
     let mut writer = IndexBuilder::new(path)
         .shard_size(shard_size)
         .block_size(block_size)
+        .term_block_size(term_block_size)
         .start()
         .unwrap();
     for i in 0..n {
@@ -138,7 +139,7 @@ fn benches(c: &mut Criterion) {
     const N: u64 = 20_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench");
-    build(&path, N, 4 << 20, 16 << 10);
+    build(&path, N, 4 << 20, 16 << 10, 4 << 10);
 
     let index = Index::open(&path).unwrap();
     let keys: Vec<String> = (0..1024).map(|i| title(i * 19 % N)).collect();
@@ -176,7 +177,8 @@ fn benches(c: &mut Criterion) {
     });
 
     let big_blocks = dir.path().join("bench-64k");
-    build(&big_blocks, N, 4 << 20, 64 << 10);
+    // Also 16 KiB term blocks (the earlier default), for the search below.
+    build(&big_blocks, N, 4 << 20, 64 << 10, 16 << 10);
     let uncached_64k = Index::open_with(
         &big_blocks,
         OpenOptions {
@@ -242,15 +244,33 @@ fn benches(c: &mut Criterion) {
     c.bench_function("search_rare_stem", |b| {
         b.iter(|| black_box(index.search(&rare, 10).unwrap()))
     });
+    let big_term_blocks = Index::open(&big_blocks).unwrap();
+    assert!(!big_term_blocks.search(&rare, 10).unwrap().is_empty());
+    c.bench_function("search_rare_stem_16k_term_blocks", |b| {
+        b.iter(|| black_box(big_term_blocks.search(&rare, 10).unwrap()))
+    });
+    let terms_bytes = |index: &Index| {
+        index
+            .manifest()
+            .files
+            .iter()
+            .find(|f| f.name == "terms.lex")
+            .map_or(0, |f| f.size)
+    };
+    eprintln!(
+        "terms.lex bytes: 4 KiB blocks {}, 16 KiB blocks {}",
+        terms_bytes(&index),
+        terms_bytes(&big_term_blocks)
+    );
     let mixed = vec!["4000".to_string(), "river".to_string()];
     c.bench_function("search_rare_and_common_stem", |b| {
         b.iter(|| black_box(index.search(&mixed, 10).unwrap()))
     });
 
     let one = dir.path().join("one-shard");
-    build(&one, 1000, 1 << 30, 16 << 10);
+    build(&one, 1000, 1 << 30, 16 << 10, 4 << 10);
     let many = dir.path().join("thousand-shards");
-    build(&many, 1000, 1, 16 << 10);
+    build(&many, 1000, 1, 16 << 10, 4 << 10);
     assert_eq!(Index::open(&many).unwrap().manifest().shards.len(), 1000);
     c.bench_function("open_1_shard", |b| {
         b.iter(|| black_box(Index::open(&one).unwrap()))

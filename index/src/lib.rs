@@ -73,4 +73,6 @@ pub use index::{Candidate, Hit, Index, Mention, OpenOptions, RandomFilter, Stats
 pub use manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, MANIFEST_FILE, Manifest};
 pub use record::{ArticleRecord, LinkRecord, SectionRecord, SentenceRecord};
 pub use shard::Shard;
-pub use writer::{ArticleInput, BuildSummary, IndexBuilder, IndexWriter};
+pub use writer::{
+    ArticleInput, BuildSummary, FlatArticleInput, FlatWords, IndexBuilder, IndexWriter,
+};

@@ -41,8 +41,13 @@ pub struct Manifest {
 pub struct BuildOptions {
     /// A shard is closed once its uncompressed record bytes reach this size.
     pub shard_size: u64,
-    /// Target uncompressed size of one zstd block.
+    /// Target uncompressed size of one zstd block of article records.
     pub block_size: u64,
+    /// Target uncompressed size of one zstd block of `terms.lex`. Absent from
+    /// the manifests of earlier builds, whose term blocks were `block_size`
+    /// (16 KiB by default), and read as 16 KiB there.
+    #[serde(default = "earlier_term_block_size")]
+    pub term_block_size: u64,
     /// zstd compression level.
     pub zstd_level: i32,
     /// Whether a dictionary was allowed (it is used only when it helps).
@@ -57,11 +62,16 @@ pub struct BuildOptions {
     pub max_redirect_hops: u32,
 }
 
+fn earlier_term_block_size() -> u64 {
+    16 << 10
+}
+
 impl Default for BuildOptions {
     fn default() -> BuildOptions {
         BuildOptions {
             shard_size: 64 << 20,
             block_size: 16 << 10,
+            term_block_size: 4 << 10,
             zstd_level: 3,
             dictionary: true,
             min_link_prob: 0.2,
@@ -178,4 +188,18 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_of_earlier_builds_read_with_their_term_block_size() {
+        let mut json = serde_json::to_value(BuildOptions::default()).unwrap();
+        assert_eq!(json["term_block_size"], 4096);
+        json.as_object_mut().unwrap().remove("term_block_size");
+        let options: BuildOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(options.term_block_size, 16 << 10);
+    }
 }

@@ -107,6 +107,14 @@ impl IndexBuilder {
         self
     }
 
+    /// Target uncompressed size of a zstd block of `terms.lex` (default 4 KiB).
+    /// A term lookup decompresses one block, so smaller blocks make rare-term
+    /// searches faster and the file larger.
+    pub fn term_block_size(mut self, bytes: u64) -> Self {
+        self.options.term_block_size = bytes.clamp(1, u64::from(crate::block::MAX_BLOCK_LEN));
+        self
+    }
+
     /// Threads for the parallel passes of `finish` (default 0: one per core);
     /// does not change the output.
     pub fn threads(mut self, threads: usize) -> Self {
@@ -210,6 +218,103 @@ pub struct ArticleInput<'a> {
     /// spaces (the normalisation of anchors); used to count in how many articles
     /// an alias occurs at all, for link probabilities. May be empty.
     pub folded_sentences: &'a [String],
+    /// The article's links as (folded anchor text, folded target title).
+    pub anchors: &'a [(String, String)],
+}
+
+/// Words of several sentences stored back to back in one string, so that an
+/// article needs no string per word or per sentence.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlatWords<'a> {
+    /// The words back to back, without separators.
+    pub text: &'a str,
+    /// The end offset of each word in `text`, ascending.
+    pub word_ends: &'a [u32],
+    /// The number of words up to and including each sentence, ascending
+    /// (sentence `i` holds words `sentence_ends[i - 1]..sentence_ends[i]`).
+    pub sentence_ends: &'a [u32],
+}
+
+impl<'a> FlatWords<'a> {
+    /// The number of sentences.
+    pub fn n_sentences(&self) -> usize {
+        self.sentence_ends.len()
+    }
+
+    /// Checks that the offsets are ascending, in range and on character
+    /// boundaries, so that [`FlatWords::word`] cannot fail.
+    fn check(&self, what: &str, id: u64) -> Result<()> {
+        let bad = |why: &str| Err(Error::invalid(format!("article {id}: {what} {why}")));
+        let mut start = 0u32;
+        for &end in self.word_ends {
+            if end < start || !self.text.is_char_boundary(end as usize) {
+                return bad("has a word end out of order or inside a character");
+            }
+            start = end;
+        }
+        if start as usize != self.text.len() {
+            return bad("has text after its last word");
+        }
+        let mut last = 0u32;
+        for &end in self.sentence_ends {
+            if end < last || end as usize > self.word_ends.len() {
+                return bad("has a sentence end out of order or out of range");
+            }
+            last = end;
+        }
+        if last as usize != self.word_ends.len() {
+            return bad("has words after its last sentence");
+        }
+        Ok(())
+    }
+
+    /// Word `i` (checked offsets).
+    fn word(&self, i: usize) -> &'a str {
+        let start = if i == 0 { 0 } else { self.word_ends[i - 1] } as usize;
+        &self.text[start..self.word_ends[i] as usize]
+    }
+
+    /// The words of sentence `i` (checked offsets).
+    fn sentence(&self, i: usize) -> impl Iterator<Item = &'a str> + '_ {
+        let start = if i == 0 { 0 } else { self.sentence_ends[i - 1] } as usize;
+        (start..self.sentence_ends[i] as usize).map(|w| self.word(w))
+    }
+}
+
+/// [`FlatWords`] of one word per sentence encoded as the `Vec<String>` of the
+/// sentences (the text log's item type).
+struct SentenceTexts<'a>(FlatWords<'a>);
+
+impl serde::Serialize for SentenceTexts<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let n = self.0.n_sentences();
+        let mut seq = serializer.serialize_seq(Some(n))?;
+        for i in 0..n {
+            let text: &str = self.0.sentence(i).next().unwrap_or_default();
+            seq.serialize_element(text)?;
+        }
+        seq.end()
+    }
+}
+
+/// One article as handed to [`IndexWriter::add_article_flat`]: the same as
+/// [`ArticleInput`], with the stems and folded sentences in flat buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct FlatArticleInput<'a> {
+    /// The record to store.
+    pub record: &'a ArticleRecord,
+    /// The folded title.
+    pub title_key: &'a str,
+    /// The stems, per sentence in document order (no sentences if the article
+    /// is not searchable), as in [`ArticleInput::sentence_stems`].
+    pub stems: FlatWords<'a>,
+    /// The folded sentences as one word per sentence (`sentence_ends` is
+    /// `1, 2, 3...`, or empty), as in [`ArticleInput::folded_sentences`].
+    pub folded_sentences: FlatWords<'a>,
     /// The article's links as (folded anchor text, folded target title).
     pub anchors: &'a [(String, String)],
 }
@@ -352,12 +457,74 @@ impl IndexWriter {
     /// `sentence_stems` or `folded_sentences` is neither empty nor one entry per
     /// sentence of the record; the writer stays usable.
     pub fn add_article(&mut self, input: ArticleInput<'_>) -> Result<()> {
-        let record = input.record;
+        self.add_article_with(
+            input.record,
+            input.title_key,
+            (input.sentence_stems.len(), input.folded_sentences.len()),
+            |postings, id| {
+                for (sentence, stems) in input.sentence_stems.iter().enumerate() {
+                    for stem in stems {
+                        postings.add(stem, id, sentence as u32);
+                    }
+                }
+            },
+            &input.folded_sentences,
+            input.anchors,
+        )
+    }
+
+    /// Adds one article given with flat buffers; the index is byte-identical
+    /// to the one [`IndexWriter::add_article`] writes for the same article.
+    ///
+    /// Errors with [`Error::InvalidInput`] (and adds nothing) as `add_article`
+    /// does, and when an offset is out of order or out of range, or a folded
+    /// sentence is not one word.
+    pub fn add_article_flat(&mut self, input: FlatArticleInput<'_>) -> Result<()> {
+        let id = input.record.id;
+        input.stems.check("stems", id)?;
+        let folded = input.folded_sentences;
+        folded.check("folded_sentences", id)?;
+        if folded
+            .sentence_ends
+            .iter()
+            .zip(1u32..)
+            .any(|(&end, i)| end != i)
+        {
+            return Err(Error::invalid(format!(
+                "article {id}: folded_sentences must hold one word per sentence"
+            )));
+        }
+        let stems = input.stems;
+        self.add_article_with(
+            input.record,
+            input.title_key,
+            (stems.n_sentences(), folded.n_sentences()),
+            |postings, id| {
+                for sentence in 0..stems.n_sentences() {
+                    for stem in stems.sentence(sentence) {
+                        postings.add(stem, id, sentence as u32);
+                    }
+                }
+            },
+            &SentenceTexts(folded),
+            input.anchors,
+        )
+    }
+
+    /// The body of `add_article*`: `lens` are the numbers of stem and folded
+    /// sentences, `add_stems` feeds the postings, `folded` encodes as the
+    /// `Vec<String>` of folded sentences.
+    fn add_article_with<S: serde::Serialize + ?Sized>(
+        &mut self,
+        record: &ArticleRecord,
+        title_key: &str,
+        lens: (usize, usize),
+        add_stems: impl FnOnce(&mut PostingsBuffer, u64),
+        folded: &S,
+        anchors: &[(String, String)],
+    ) -> Result<()> {
         let n_sentences = record.sentences().count();
-        for (name, len) in [
-            ("sentence_stems", input.sentence_stems.len()),
-            ("folded_sentences", input.folded_sentences.len()),
-        ] {
+        for (name, len) in [("sentence_stems", lens.0), ("folded_sentences", lens.1)] {
             if len != 0 && len != n_sentences {
                 return Err(Error::invalid(format!(
                     "article {}: {name} has {len} entries for {n_sentences} sentences",
@@ -387,10 +554,8 @@ impl IndexWriter {
         self.seq += 1;
         let id = record.id;
         self.counts.sentences += u64::from(record.n_sentences);
-        self.titles.push(
-            (input.title_key.to_string(), self.seq, id),
-            input.title_key.len(),
-        )?;
+        self.titles
+            .push((title_key.to_string(), self.seq, id), title_key.len())?;
         self.ids.push(
             (
                 id,
@@ -403,23 +568,19 @@ impl IndexWriter {
             0,
         )?;
         if let Some(postings) = &mut self.postings {
-            for (sentence, stems) in input.sentence_stems.iter().enumerate() {
-                for stem in stems {
-                    postings.add(stem, id, sentence as u32);
-                }
-            }
+            add_stems(postings, id);
             postings.end_article()?;
         }
-        self.counts.links += input.anchors.len() as u64;
-        if let (Some(anchors), Some(texts)) = (&mut self.anchors, &mut self.texts) {
+        self.counts.links += anchors.len() as u64;
+        if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
-            anchors.push_as(&(id, input.anchors))?;
-            texts.push_as(&input.folded_sentences)?;
+            anchor_log.push_as(&(id, anchors))?;
+            texts.push_as(folded)?;
         }
         self.place_record(PendingRecord {
             shard,
             encoded,
-            key: input.title_key.to_string(),
+            key: title_key.to_string(),
         })
     }
 
@@ -741,7 +902,7 @@ impl IndexWriter {
         let mut writer = TermsWriter::create(
             &path,
             self.options.zstd_level,
-            self.options.block_size as usize,
+            self.options.term_block_size as usize,
         )?;
         // Postings stream straight from the merge into the file: nothing is
         // held per term, so a term in every sentence costs no memory.

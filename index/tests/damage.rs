@@ -53,6 +53,7 @@ fn a_flipped_byte_in_any_file_is_an_error_never_wrong_data() {
     write(
         IndexBuilder::new(&good_path)
             .block_size(1024)
+            .term_block_size(512)
             .shard_size(128 << 10),
         &corpus(1200),
     );

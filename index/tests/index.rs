@@ -387,3 +387,101 @@ fn empty_index() {
     assert!(index.link(&["a", "b"]).unwrap().is_empty());
     index.verify().unwrap();
 }
+
+/// Flattens per-sentence words into one string with offsets.
+fn flatten(sentences: &[Vec<String>]) -> (String, Vec<u32>, Vec<u32>) {
+    let (mut text, mut word_ends, mut sentence_ends) = (String::new(), Vec::new(), Vec::new());
+    for words in sentences {
+        for word in words {
+            text.push_str(word);
+            word_ends.push(text.len() as u32);
+        }
+        sentence_ends.push(word_ends.len() as u32);
+    }
+    (text, word_ends, sentence_ends)
+}
+
+#[test]
+fn flat_articles_give_the_same_bytes() {
+    use index::{FlatArticleInput, FlatWords};
+    let dir = tempfile::tempdir().unwrap();
+    let articles = corpus(300);
+    let nested = dir.path().join("nested");
+    write(IndexBuilder::new(&nested), &articles);
+    let flat = dir.path().join("flat");
+    let mut writer = IndexBuilder::new(&flat)
+        .metadata(serde_json::json!({"dbname": "testwiki", "date": "20260101", "lang": "en"}))
+        .start()
+        .unwrap();
+    for (n, article) in articles.iter().enumerate() {
+        let stems = flatten(&article.stems);
+        let folded: Vec<Vec<String>> = article.folded.iter().map(|f| vec![f.clone()]).collect();
+        let folded = flatten(&folded);
+        writer
+            .add_article_flat(FlatArticleInput {
+                record: &article.record,
+                title_key: &article.key,
+                stems: FlatWords {
+                    text: &stems.0,
+                    word_ends: &stems.1,
+                    sentence_ends: &stems.2,
+                },
+                folded_sentences: FlatWords {
+                    text: &folded.0,
+                    word_ends: &folded.1,
+                    sentence_ends: &folded.2,
+                },
+                anchors: &article.anchors,
+            })
+            .unwrap();
+        if n == articles.len() / 2 {
+            for (from, to) in common::REDIRECTS {
+                writer.add_redirect(from, &fold(from), to).unwrap();
+            }
+        }
+    }
+    writer.finish().unwrap();
+    assert_eq!(files(&nested), files(&flat));
+
+    // Bad offsets are refused and add nothing.
+    let bad = dir.path().join("bad");
+    let mut writer = IndexBuilder::new(&bad).start().unwrap();
+    let record = &articles[0].record;
+    let n = record.n_sentences as usize;
+    let ends: Vec<u32> = (1..=n as u32).collect();
+    for (text, word_ends, sentence_ends) in [
+        ("ab", &[1u32, 3][..], &[1u32, 2][..]),
+        ("ab", &[2, 1][..], &[1, 2][..]),
+        ("ab", &[1, 2][..], &[2, 1][..]),
+        ("ab", &[1][..], &[1][..]),
+        ("ab", &[1, 2][..], &[1][..]),
+    ] {
+        let input = FlatArticleInput {
+            record,
+            title_key: "x",
+            stems: FlatWords {
+                text,
+                word_ends,
+                sentence_ends,
+            },
+            folded_sentences: FlatWords::default(),
+            anchors: &[],
+        };
+        assert!(writer.add_article_flat(input).is_err());
+    }
+    let folded_text = "a".repeat(n);
+    let two_per_sentence: Vec<u32> = (1..=n as u32).map(|i| (i * 2).min(n as u32)).collect();
+    let input = FlatArticleInput {
+        record,
+        title_key: "x",
+        stems: FlatWords::default(),
+        folded_sentences: FlatWords {
+            text: &folded_text,
+            word_ends: &ends,
+            sentence_ends: &two_per_sentence,
+        },
+        anchors: &[],
+    };
+    assert!(writer.add_article_flat(input).is_err());
+    assert_eq!(writer.finish().unwrap().counts.articles, 0);
+}

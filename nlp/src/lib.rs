@@ -55,7 +55,7 @@ pub use crate::{
         Words,
     },
     entity::{Entity, EntityKind, entities},
-    normalize::fold,
+    normalize::{fold, fold_into},
     sentence::{SentenceSplitter, split_sentences},
     stem::{Language, Stemmer},
     token::{Token, tokenize},

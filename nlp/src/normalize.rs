@@ -16,10 +16,24 @@ use unicode_normalization::char::is_combining_mark;
 /// ```
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// Appends [`fold`]`(s)` to `out`, without allocating when `s` is ASCII.
+///
+/// ```
+/// let mut out = String::from("x|");
+/// nlp::fold_into(" Éire_ ", &mut out);
+/// assert_eq!(out, "x|eire");
+/// ```
+pub fn fold_into(s: &str, out: &mut String) {
+    out.reserve(s.len());
+    let base = out.len();
     let mut pending_space = false;
     let mut push = |out: &mut String, c: char| {
         if c.is_whitespace() || c == '_' {
-            pending_space = !out.is_empty();
+            pending_space = out.len() > base;
             return;
         }
         if pending_space {
@@ -30,9 +44,9 @@ pub fn fold(s: &str) -> String {
     };
     if s.is_ascii() {
         for b in s.bytes() {
-            push(&mut out, char::from(b.to_ascii_lowercase()));
+            push(out, char::from(b.to_ascii_lowercase()));
         }
-        return out;
+        return;
     }
     let lowered: String = s.nfc().flat_map(char::to_lowercase).collect();
     for c in lowered.nfd() {
@@ -41,14 +55,13 @@ pub fn fold(s: &str) -> String {
         }
         match c {
             'ß' => {
-                push(&mut out, 's');
-                push(&mut out, 's');
+                push(out, 's');
+                push(out, 's');
             }
-            'ς' => push(&mut out, 'σ'),
-            _ => push(&mut out, c),
+            'ς' => push(out, 'σ'),
+            _ => push(out, c),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -72,6 +85,15 @@ mod tests {
         check("", "");
         check("___", "");
         check("e\u{301}", "e");
+    }
+
+    #[test]
+    fn fold_into_appends_what_fold_returns() {
+        for s in ["Éire", " _New  York_ ", "Straße  X", "", "___", "ΟΔΟΣ"] {
+            let mut out = String::from("prefix ");
+            fold_into(s, &mut out);
+            assert_eq!(out, format!("prefix {}", fold(s)), "input {s:?}");
+        }
     }
 
     #[test]

@@ -31,10 +31,16 @@ pub enum BuildItem {
         record: index::ArticleRecord,
         /// `nlp::fold` of the title.
         title_key: String,
-        /// Stems per sentence (document order).
-        sentence_stems: Vec<Vec<String>>,
-        /// Folded tokens per sentence, joined by spaces.
-        folded_sentences: Vec<String>,
+        /// The stems of every sentence (document order), back to back.
+        stems: String,
+        /// The end offset of each stem in `stems`.
+        stem_ends: Vec<u32>,
+        /// The number of stems up to and including each sentence.
+        sentence_stem_ends: Vec<u32>,
+        /// The folded tokens of each sentence, joined by spaces, back to back.
+        folded: String,
+        /// The end offset of each sentence in `folded`.
+        folded_ends: Vec<u32>,
         /// (folded anchor, folded target title) per link.
         anchors: Vec<(String, String)>,
     },
@@ -295,18 +301,32 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
         BuildItem::Article {
             record,
             title_key,
-            sentence_stems,
-            folded_sentences,
+            stems,
+            stem_ends,
+            sentence_stem_ends,
+            folded,
+            folded_ends,
             anchors,
-        } => writer
-            .add_article(index::ArticleInput {
+        } => {
+            // One folded "word" per sentence.
+            let one_each: Vec<u32> = (1..=folded_ends.len() as u32).collect();
+            writer.add_article_flat(index::FlatArticleInput {
                 record: &record,
                 title_key: &title_key,
-                sentence_stems: &sentence_stems,
-                folded_sentences: &folded_sentences,
+                stems: index::FlatWords {
+                    text: &stems,
+                    word_ends: &stem_ends,
+                    sentence_ends: &sentence_stem_ends,
+                },
+                folded_sentences: index::FlatWords {
+                    text: &folded,
+                    word_ends: &folded_ends,
+                    sentence_ends: &one_each,
+                },
                 anchors: &anchors,
             })
-            .with_context(|| format!("failed to add article {} ({})", record.id, record.title)),
+        }
+        .with_context(|| format!("failed to add article {} ({})", record.id, record.title)),
         BuildItem::Redirect {
             title,
             key,
@@ -349,14 +369,85 @@ impl Analysis {
                 nlp::Warning::Timeout { .. } | nlp::Warning::TooDeep { .. }
             )
         });
-        let analyzed = self.analyzer.analyze(
-            &article,
-            nlp::AnalyzeOptions {
-                tokens: true,
-                stems: true,
+        (Some(self.article_item(page, &article)), skipped)
+    }
+
+    /// The build item of an article: the sentences are borrowed from the
+    /// analyzer one by one, and their stems and folded texts appended to flat
+    /// buffers, so nothing is allocated per word.
+    fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> BuildItem {
+        let mut stems = String::new();
+        let mut stem_ends = Vec::new();
+        let mut sentence_stem_ends = Vec::new();
+        let mut folded = String::new();
+        let mut folded_ends = Vec::new();
+        let mut anchors = Vec::new();
+        let mut n_sentences = 0u32;
+        let mut n_links = 0u32;
+        let mut joined = String::new();
+        let mut sections = Vec::with_capacity(article.sections.len());
+        for section in &article.sections {
+            let mut sentences = Vec::new();
+            self.analyzer
+                .for_each_sentence(section, nlp::AnalyzeOptions::ALL, |sentence| {
+                    n_sentences += 1;
+                    let mut links = Vec::new();
+                    for link in sentence.links() {
+                        n_links += 1;
+                        let anchor = sentence
+                            .text
+                            .get(link.start as usize..link.end as usize)
+                            .unwrap_or_default();
+                        anchors.push((phrase_key(anchor), nlp::fold(link.target)));
+                        links.push(index::LinkRecord {
+                            start: link.start,
+                            end: link.end,
+                            target: link.target.to_owned(),
+                        });
+                    }
+                    joined.clear();
+                    for (i, token) in sentence.tokens().iter().enumerate() {
+                        if i > 0 {
+                            joined.push(' ');
+                        }
+                        joined.push_str(token);
+                    }
+                    nlp::fold_into(&joined, &mut folded);
+                    folded_ends.push(folded.len() as u32);
+                    for stem in sentence.stems().iter() {
+                        stems.push_str(stem);
+                        stem_ends.push(stems.len() as u32);
+                    }
+                    sentence_stem_ends.push(stem_ends.len() as u32);
+                    sentences.push(index::SentenceRecord {
+                        text: sentence.text.to_owned(),
+                        kind: block_kind(sentence.kind),
+                        links,
+                    });
+                });
+            sections.push(index::SectionRecord {
+                heading: section.heading.clone(),
+                level: section.level,
+                sentences,
+            });
+        }
+        BuildItem::Article {
+            record: index::ArticleRecord {
+                id: page.id,
+                title: page.title.clone(),
+                sections,
+                bold: article.bold.clone(),
+                n_sentences,
+                n_links,
             },
-        );
-        (Some(article_item(page, &article, analyzed)), skipped)
+            title_key: nlp::fold(&page.title),
+            stems,
+            stem_ends,
+            sentence_stem_ends,
+            folded,
+            folded_ends,
+            anchors,
+        }
     }
 }
 
@@ -364,70 +455,6 @@ impl Analysis {
 pub fn phrase_key(text: &str) -> String {
     let tokens: Vec<String> = nlp::tokenize(text).into_iter().map(|t| t.text).collect();
     nlp::fold(&tokens.join(" "))
-}
-
-fn article_item(
-    page: &dump::Page,
-    article: &nlp::Article,
-    analyzed: nlp::AnalyzedArticle,
-) -> BuildItem {
-    let mut sentence_stems = Vec::new();
-    let mut folded_sentences = Vec::new();
-    let mut anchors = Vec::new();
-    let mut n_sentences = 0u32;
-    let mut n_links = 0u32;
-    let sections = analyzed
-        .sections
-        .into_iter()
-        .map(|section| index::SectionRecord {
-            heading: section.heading,
-            level: section.level,
-            sentences: section
-                .sentences
-                .into_iter()
-                .map(|sentence| {
-                    n_sentences += 1;
-                    n_links += sentence.links.len() as u32;
-                    for link in &sentence.links {
-                        let anchor = sentence
-                            .text
-                            .get(link.start as usize..link.end as usize)
-                            .unwrap_or_default();
-                        anchors.push((phrase_key(anchor), nlp::fold(&link.target)));
-                    }
-                    folded_sentences.push(nlp::fold(&sentence.tokens.join(" ")));
-                    sentence_stems.push(sentence.stems);
-                    index::SentenceRecord {
-                        text: sentence.text,
-                        kind: block_kind(sentence.kind),
-                        links: sentence
-                            .links
-                            .into_iter()
-                            .map(|link| index::LinkRecord {
-                                start: link.start,
-                                end: link.end,
-                                target: link.target,
-                            })
-                            .collect(),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    BuildItem::Article {
-        record: index::ArticleRecord {
-            id: page.id,
-            title: page.title.clone(),
-            sections,
-            bold: article.bold.clone(),
-            n_sentences,
-            n_links,
-        },
-        title_key: nlp::fold(&page.title),
-        sentence_stems,
-        folded_sentences,
-        anchors,
-    }
 }
 
 fn block_kind(kind: nlp::BlockKind) -> u8 {
