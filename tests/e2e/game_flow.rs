@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integration_tests::{ENWIKI, SIMPLEWIKI, build_sample_index, data_path, fraser_ok};
+use integration_tests::{ENWIKI, SIMPLEWIKI, build_index, build_sample_index};
 use server::testing::http_request;
 
 async fn replies(
@@ -53,18 +53,7 @@ async fn guess_round_through_the_server_over_the_enwiki_index() {
     let idx = Arc::new(index::Index::open(&index_dir).unwrap());
     let game = Arc::new(server::WordGames::over_index(idx));
 
-    let mut config = server::Config::defaults();
-    config.database_url = format!("sqlite://{}", dir.path().join("fraser.sqlite").display());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.poll_interval_ms = 50;
-    let server = server::Server::bind(config, game, server::always_ready())
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async move {
-        let _ = stop_rx.await;
-    }));
+    let (addr, stop_tx, handle) = start_server(dir.path(), game).await;
 
     say(addr, "e2e", "/play").await;
     let first = replies(addr, "e2e", 0, 1).await;
@@ -95,15 +84,29 @@ async fn guess_round_through_the_server_over_the_enwiki_index() {
     handle.await.unwrap().unwrap();
 }
 
-fn build(dump: &str, out: &std::path::Path) {
-    let input = data_path(dump);
-    fraser_ok(&[
-        "-q",
-        "build",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+/// Starts a server on an SQLite file in `dir`, on a free loopback port; send on the
+/// returned channel to stop it, then await the handle.
+async fn start_server(
+    dir: &std::path::Path,
+    game: Arc<server::WordGames>,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), server::RunError>>,
+) {
+    let mut config = server::Config::defaults();
+    config.database_url = format!("sqlite://{}", dir.join("fraser.sqlite").display());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.poll_interval_ms = 50;
+    let server = server::Server::bind(config, game, server::always_ready())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(async move {
+        let _ = stop_rx.await;
+    }));
+    (addr, stop_tx, handle)
 }
 
 async fn readyz(addr: std::net::SocketAddr) -> serde_json::Value {
@@ -123,7 +126,7 @@ fn texts(replies: &[serde_json::Value]) -> Vec<String> {
 async fn the_index_is_replaced_while_serving_and_a_running_round_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let index_dir = dir.path().join("index");
-    build(ENWIKI, &index_dir);
+    build_index(ENWIKI, &index_dir);
     let opened = server::open_index(&index_dir).unwrap();
     let first_build = opened.build.clone();
     let game = Arc::new(server::WordGames::over_opened(opened));
@@ -133,18 +136,7 @@ async fn the_index_is_replaced_while_serving_and_a_running_round_goes_on() {
         Duration::from_millis(100),
     ));
 
-    let mut config = server::Config::defaults();
-    config.database_url = format!("sqlite://{}", dir.path().join("fraser.sqlite").display());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.poll_interval_ms = 50;
-    let server = server::Server::bind(config, game, server::always_ready())
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async move {
-        let _ = stop_rx.await;
-    }));
+    let (addr, stop_tx, handle) = start_server(dir.path(), game).await;
 
     let before = readyz(addr).await;
     assert_eq!(before["index"]["generation"], 1, "{before}");
@@ -158,7 +150,7 @@ async fn the_index_is_replaced_while_serving_and_a_running_round_goes_on() {
 
     // `fraser build` renames a new build (another wiki) over the served directory.
     let out = index_dir.clone();
-    tokio::task::spawn_blocking(move || build(SIMPLEWIKI, &out))
+    tokio::task::spawn_blocking(move || build_index(SIMPLEWIKI, &out))
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -201,7 +193,7 @@ async fn the_index_is_replaced_while_serving_and_a_running_round_goes_on() {
 
     // A broken directory is refused and the served index stays.
     let broken = dir.path().join("broken");
-    build(SIMPLEWIKI, &broken);
+    build_index(SIMPLEWIKI, &broken);
     std::fs::remove_file(broken.join("titles.fst")).unwrap();
     std::fs::remove_dir_all(&index_dir).unwrap();
     std::fs::rename(&broken, &index_dir).unwrap();

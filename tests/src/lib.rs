@@ -47,18 +47,23 @@ pub fn fraser_ok(args: &[&str]) {
     }
 }
 
-/// Builds the index of the sample dump `name` (see [`data_path`]) into `dir/index`
-/// with default settings and returns the index directory.
-pub fn build_sample_index(name: &str, dir: &Path) -> PathBuf {
-    let index_dir = dir.join("index");
+/// Builds the index of the sample dump `name` (see [`data_path`]) into `out` with
+/// default settings.
+pub fn build_index(name: &str, out: &Path) {
     let input = data_path(name);
     fraser_ok(&[
         "-q",
         "build",
         input.to_str().unwrap(),
         "--out",
-        index_dir.to_str().unwrap(),
+        out.to_str().unwrap(),
     ]);
+}
+
+/// Builds the index of the sample dump `name` into `dir/index` and returns that path.
+pub fn build_sample_index(name: &str, dir: &Path) -> PathBuf {
+    let index_dir = dir.join("index");
+    build_index(name, &index_dir);
     index_dir
 }
 
