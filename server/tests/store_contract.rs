@@ -409,17 +409,22 @@ async fn concurrent_workers_serialise_each_chat(db: &TestDb) {
             .unwrap();
         assert_eq!(state.state["count"], n, "lost update in {chat_id}");
         assert_eq!(state.version, n as i64);
-        let texts: Vec<String> = db
-            .store
-            .outbox_entries("fake", &chat_id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|entry| entry.reply.text)
-            .collect();
-        let expected: Vec<String> = (1..=n).map(|i| format!("#{i}: m{i}")).collect();
-        assert_eq!(texts, expected, "replies of {chat_id} out of order");
+        assert_replies_in_order(db, &chat_id, n).await;
     }
+}
+
+/// Asserts the outbox of `chat_id` holds the counter game's replies to m1..m`n`, in order.
+async fn assert_replies_in_order(db: &TestDb, chat_id: &str, n: usize) {
+    let texts: Vec<String> = db
+        .store
+        .outbox_entries("fake", chat_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.reply.text)
+        .collect();
+    let expected: Vec<String> = (1..=n).map(|i| format!("#{i}: m{i}")).collect();
+    assert_eq!(texts, expected, "replies of {chat_id} out of order");
 }
 
 async fn outbox_per_chat_order(db: &TestDb) {
@@ -1052,16 +1057,7 @@ async fn two_servers_overlapping_batches(db: &TestDb) {
     for chat in 0..CHATS {
         let chat_id = format!("c{chat}");
         assert_eq!(count_of(db, &chat_id).await, ROUNDS as i64, "{chat_id}");
-        let texts: Vec<String> = db
-            .store
-            .outbox_entries("fake", &chat_id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|entry| entry.reply.text)
-            .collect();
-        let expected: Vec<String> = (1..=ROUNDS).map(|i| format!("#{i}: m{i}")).collect();
-        assert_eq!(texts, expected, "replies of {chat_id}");
+        assert_replies_in_order(db, &chat_id, ROUNDS).await;
     }
 
     // Stale and fresh claims of the same chats, committed at once in opposite orders:
