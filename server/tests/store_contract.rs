@@ -1170,3 +1170,110 @@ contract!(
     outbox_sent_many_marks_and_fences,
     two_servers_overlapping_batches,
 );
+
+/// PostgreSQL keeps each chat's oldest pending message in its claim row (`head_id`, the
+/// queue of ready chats). A message stored while a turn of its chat finishes must never
+/// be left with no head, whichever of the two commits first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
+    let db = TestDb::postgres().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(db.url())
+        .await
+        .unwrap();
+    let head = |pool: sqlx::PgPool| async move {
+        let head: Option<i64> =
+            sqlx::query_scalar("SELECT head_id FROM inbox_chats WHERE chat_id = 'x'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        head
+    };
+    let id_of = |pool: sqlx::PgPool, message_id: &'static str| async move {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM inbox WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        id
+    };
+    // The end of a turn that finished `message_id` (as fraser_save_turns ends), left open.
+    let finish = |pool: sqlx::PgPool, message_id: &'static str| async move {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("UPDATE inbox SET status = 'done' WHERE message_id = $1")
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("SELECT fraser_refresh_heads(ARRAY['fake'], ARRAY['x'])")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    };
+    db.store
+        .enqueue(&message("fake", "x", "m1", "m1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        head(pool.clone()).await,
+        Some(id_of(pool.clone(), "m1").await)
+    );
+
+    // 1. A store of m2 is in flight (uncommitted) when the turn of m1 finishes: the turn
+    //    waits for it, and then sees m2.
+    let mut store_tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "SELECT * FROM fraser_enqueue_messages(ARRAY['fake'], ARRAY['x'], ARRAY['m2'], \
+         ARRAY['u'], ARRAY['U'], ARRAY['m2'], ARRAY[false], ARRAY['null'::jsonb], \
+         ARRAY[0::bigint])",
+    )
+    .fetch_all(&mut *store_tx)
+    .await
+    .unwrap();
+    let turn_pool = pool.clone();
+    let turn = tokio::spawn(async move { finish(turn_pool, "m1").await.commit().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !turn.is_finished(),
+        "the turn did not wait for the store in flight"
+    );
+    store_tx.commit().await.unwrap();
+    turn.await.unwrap().unwrap();
+    assert_eq!(
+        head(pool.clone()).await,
+        Some(id_of(pool.clone(), "m2").await)
+    );
+
+    // 2. The turn of m2 has finished (head NULL, uncommitted) when m3 arrives: the store
+    //    waits for the turn's commit, and then sets the head.
+    let turn_tx = finish(pool.clone(), "m2").await;
+    let store = Arc::clone(&db.store);
+    let stored =
+        tokio::spawn(async move { store.enqueue(&message("fake", "x", "m3", "m3")).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !stored.is_finished(),
+        "the store did not wait for the finishing turn"
+    );
+    turn_tx.commit().await.unwrap();
+    assert!(matches!(stored.await.unwrap().unwrap(), Enqueued::New));
+    let m3 = id_of(pool.clone(), "m3").await;
+    assert_eq!(head(pool.clone()).await, Some(m3));
+
+    // The ready chat is claimed with that message; once done, the chat has no head.
+    let claims = db.store.claim_turns("w", T0, LEASE, 8).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].inbox_id, m3);
+    db.store.run_turn(&claims[0], counter(), T0).await.unwrap();
+    assert_eq!(head(pool.clone()).await, None);
+    assert!(
+        db.store
+            .claim_turns("w", T0, LEASE, 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    pool.close().await;
+}

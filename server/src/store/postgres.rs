@@ -44,9 +44,15 @@ impl PgStore {
     /// [`StoreError::Unavailable`] until it is back (the pool reconnects by itself).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
         let connect: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
-        // A turn waits for no lock in normal operation (claims skip locked rows); these
-        // bound the damage of a stuck statement or lock.
-        let connect = connect.options([("lock_timeout", "10s"), ("statement_timeout", "30s")]);
+        // A turn waits for no lock in normal operation (claims skip locked rows); the
+        // timeouts bound the damage of a stuck statement or lock. Every statement is
+        // small, so compiling one with JIT (hundreds of milliseconds, which a plan whose
+        // cost a disabled planner method inflates would trigger) never pays.
+        let connect = connect.options([
+            ("lock_timeout", "10s"),
+            ("statement_timeout", "30s"),
+            ("jit", "off"),
+        ]);
         // The inbox connections come out of the configured total; they stay open (an
         // acknowledgement should not wait for a connection to be set up either).
         let pool = PgPoolOptions::new()
@@ -160,36 +166,15 @@ impl PgStore {
             .iter()
             .map(|&index| messages[index].received_at.0)
             .collect();
-        // Ids are drawn in array order, so a chat's messages get increasing ids in the
-        // order given. The rows then go in sorted by their unique key, and new chats
-        // get their claim row in one sorted insert: two servers storing overlapping
-        // batches (a platform's redeliveries spread over servers, in any order) wait
-        // for each other's keys in one order, so they cannot deadlock.
+        // One call (migration 0004): ids are drawn in array order, so a chat's messages
+        // get increasing ids in the order given; rows and new claim rows go in sorted by
+        // key, so two servers storing overlapping batches (a platform's redeliveries
+        // spread over servers, in any order) wait for each other's keys in one order and
+        // cannot deadlock; the chats' ready heads are updated in the same transaction.
         let rows = retry_transient(|| {
             sqlx::query(
-                "WITH input AS ( \
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
-                         $5::text[], $6::text[], $7::boolean[], $8::jsonb[], $9::bigint[]) \
-                         WITH ORDINALITY AS m(platform, chat_id, message_id, sender_id, \
-                             sender_name, text, is_group, reply_context, received_at_ms, n)), \
-                 numbered AS MATERIALIZED ( \
-                     SELECT nextval(pg_get_serial_sequence('inbox', 'id')) AS id, s.* \
-                     FROM (SELECT * FROM input ORDER BY n) s), \
-                 new_message AS ( \
-                     INSERT INTO inbox (id, platform, chat_id, message_id, sender_id, \
-                         sender_name, text, is_group, reply_context, received_at_ms) \
-                     OVERRIDING SYSTEM VALUE \
-                     SELECT id, platform, chat_id, message_id, sender_id, sender_name, text, \
-                         is_group, reply_context, received_at_ms \
-                     FROM numbered ORDER BY platform, message_id \
-                     ON CONFLICT (platform, message_id) DO NOTHING \
-                     RETURNING platform, chat_id, message_id), \
-                 new_chat AS ( \
-                     INSERT INTO inbox_chats (platform, chat_id) \
-                     SELECT DISTINCT platform, chat_id FROM new_message \
-                     ORDER BY platform, chat_id \
-                     ON CONFLICT DO NOTHING) \
-                 SELECT platform, message_id FROM new_message",
+                "SELECT e_platform AS platform, e_message_id AS message_id \
+                 FROM fraser_enqueue_messages($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&platforms)
             .bind(&chat_ids)
@@ -674,6 +659,14 @@ impl PgStore {
         .bind(not_before.0)
         .execute(&mut *tx)
         .await?;
+        if dead {
+            // The chat's next message (if any) becomes its ready head.
+            sqlx::query("SELECT fraser_refresh_heads($1, $2)")
+                .bind(vec![claim.message.platform.as_str()])
+                .bind(vec![claim.message.chat_id.as_str()])
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "UPDATE inbox_chats SET lease_owner = NULL, lease_until_ms = $3, last_error = $4 \
              WHERE platform = $1 AND chat_id = $2",
