@@ -1173,7 +1173,8 @@ contract!(
 
 /// PostgreSQL keeps each chat's oldest pending message in its claim row (`head_id`, the
 /// queue of ready chats). A message stored while a turn of its chat finishes must never
-/// be left with no head, whichever of the two commits first.
+/// be left with no head, whichever of the two commits first; and storing a message of a
+/// busy chat never waits for a turn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
     let db = TestDb::postgres().await;
@@ -1274,6 +1275,28 @@ async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
             .await
             .unwrap()
             .is_empty()
+    );
+
+    // 3. A busy chat: the turn of m4 leaves m5 pending, so it keeps a head without the
+    //    exclusive lock, and a store of m6 meanwhile does not wait for the turn.
+    for id in ["m4", "m5"] {
+        db.store
+            .enqueue(&message("fake", "x", id, id))
+            .await
+            .unwrap();
+    }
+    let turn_tx = finish(pool.clone(), "m4").await;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        db.store.enqueue(&message("fake", "x", "m6", "m6")),
+    )
+    .await
+    .expect("a store of a busy chat waited for a turn")
+    .unwrap();
+    turn_tx.commit().await.unwrap();
+    assert_eq!(
+        head(pool.clone()).await,
+        Some(id_of(pool.clone(), "m5").await)
     );
     pool.close().await;
 }

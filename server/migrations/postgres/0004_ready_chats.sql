@@ -7,17 +7,22 @@
 -- partial index over the non-NULL ones is the queue of ready chats, in message order.
 -- Never edit this file once applied anywhere: add a new numbered migration instead.
 --
--- How head_id stays exact without making webhook acknowledgements wait for turns:
--- * A turn (or a dead-letter release) that finishes a chat's message takes the chat's
---   advisory lock exclusively, then, in a later statement (so with a newer snapshot),
---   sets head_id to the oldest pending message it sees.
+-- How every chat with a pending message keeps a head, without making webhook
+-- acknowledgements wait for turns (and without deadlocks between the two):
+-- * A turn (or a dead-letter release) that finishes a chat's message sets head_id to
+--   the oldest pending message it sees. If it sees none, it takes the chat's advisory
+--   lock exclusively and looks again in a later statement (so with a newer snapshot):
+--   the oldest pending message, or NULL.
 -- * Storing messages takes the advisory locks of their chats shared, for the whole
---   transaction, and sets head_id where it is NULL or newer than the stored message.
+--   transaction, and gives a head to each chat that has none (an idle chat).
 -- So a store either commits before the finishing turn looks (the turn sees the message)
--- or looks at head_id after the turn committed (it sees the turn's value). Stores never
--- block each other on these locks, and a store waits for a turn only from the moment the
--- turn finishes until its commit, never for the game step. The claim row itself is
--- updated by a store only when head_id changes, which is when the chat is idle.
+-- or looks at head_id after the turn committed (it sees the turn's value); while a chat
+-- keeps a head, a message stored meanwhile is found by a later turn. Stores never block
+-- each other on these locks; a store waits for a turn only when the turn leaves the
+-- chat idle, from then until its commit, never for the game step; and a store locks only
+-- idle chats' rows, which no turn holds, so a turn never waits for a store that waits
+-- for the turn. head_id orders the ready chats; a claim runs the chat's oldest pending
+-- message (which head_id may not be when two stores of one chat raced).
 
 ALTER TABLE inbox_chats ADD COLUMN head_id bigint;
 
@@ -74,29 +79,29 @@ BEGIN
         FROM numbered ORDER BY platform, message_id
         ON CONFLICT (platform, message_id) DO NOTHING
         RETURNING id, platform, chat_id, message_id),
+    -- Only chats without a claim row try to insert one: the insert of a key that exists
+    -- would wait for whoever last updated the row (a finishing turn) to commit.
     new_chat AS (
         INSERT INTO inbox_chats (platform, chat_id, head_id)
-        SELECT platform, chat_id, min(id) FROM new_message
-        GROUP BY platform, chat_id
-        ORDER BY platform, chat_id
+        SELECT n.platform, n.chat_id, min(n.id) FROM new_message n
+        WHERE NOT EXISTS (SELECT 1 FROM inbox_chats q
+                          WHERE q.platform = n.platform AND q.chat_id = n.chat_id)
+        GROUP BY n.platform, n.chat_id
+        ORDER BY n.platform, n.chat_id
         ON CONFLICT DO NOTHING)
     SELECT platform, message_id FROM new_message;
 
-    -- Existing chats (and a new chat whose claim row a concurrent batch inserted first):
-    -- point head_id at the oldest stored message where it is NULL or newer. A fresh
-    -- statement, so it sees rows committed meanwhile; rows are locked in key order.
-    -- A chat with an older pending message (the usual case while it is busy) matches
-    -- nothing here and is not locked at all.
+    -- Idle chats (head_id NULL; and a new chat whose claim row a concurrent batch inserted
+    -- first) get the oldest message stored here as their head. A fresh statement, so it
+    -- sees rows committed meanwhile; rows are locked in key order. A busy chat matches
+    -- nothing and is not locked at all.
     PERFORM 1
     FROM (
         SELECT q.platform, q.chat_id
-        FROM (SELECT i.platform, i.chat_id, min(i.id) AS id
-              FROM unnest(p_platform, p_message_id) AS m(platform, message_id)
-              JOIN inbox i ON i.platform = m.platform AND i.message_id = m.message_id
-              WHERE i.status = 'pending'
-              GROUP BY i.platform, i.chat_id) h
-        JOIN inbox_chats q ON q.platform = h.platform AND q.chat_id = h.chat_id
-        WHERE q.head_id IS NULL OR q.head_id > h.id
+        FROM (SELECT DISTINCT platform, chat_id
+              FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
+        JOIN inbox_chats q ON q.platform = c.platform AND q.chat_id = c.chat_id
+        WHERE q.head_id IS NULL
         ORDER BY q.platform, q.chat_id
         FOR UPDATE OF q
     ) locked;
@@ -107,37 +112,56 @@ BEGIN
           JOIN inbox i ON i.platform = m.platform AND i.message_id = m.message_id
           WHERE i.status = 'pending'
           GROUP BY i.platform, i.chat_id) h
-    WHERE q.platform = h.platform AND q.chat_id = h.chat_id
-      AND (q.head_id IS NULL OR q.head_id > h.id);
+    WHERE q.platform = h.platform AND q.chat_id = h.chat_id AND q.head_id IS NULL;
 END $$;
 
 -- Recomputes head_id for chats whose messages a turn or a release just finished (inside
--- that transaction, after the inbox update, holding the chats' claim rows): takes the
--- chats' advisory locks exclusively, in key order, which waits for stores of those
--- chats in flight; then, in a fresh statement, points head_id at the oldest pending
--- message, or NULL.
+-- that transaction, after the inbox update, holding the chats' claim rows). A chat with
+-- another pending message keeps a head (a message being stored meanwhile is found by a
+-- later turn). A chat that looks idle is looked at again, after taking its advisory
+-- lock exclusively (in key order), which waits for stores of it in flight: in a fresh
+-- statement its head is the oldest pending message, or NULL. Busy chats never take
+-- the exclusive lock, so stores of them never wait.
 CREATE FUNCTION fraser_refresh_heads(p_platform text[], p_chat_id text[])
 RETURNS void
 LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET jit = off
 AS $$
+DECLARE
+    v_idle_platform text[];
+    v_idle_chat_id  text[];
 BEGIN
+    WITH refreshed AS (
+        UPDATE inbox_chats q
+        SET head_id = (SELECT min(i.id) FROM inbox i
+                       WHERE i.platform = q.platform AND i.chat_id = q.chat_id
+                         AND i.status = 'pending')
+        FROM (SELECT DISTINCT platform, chat_id
+              FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
+        WHERE q.platform = c.platform AND q.chat_id = c.chat_id
+        RETURNING q.platform, q.chat_id, q.head_id)
+    SELECT array_agg(r.platform), array_agg(r.chat_id) INTO v_idle_platform, v_idle_chat_id
+    FROM refreshed r
+    WHERE r.head_id IS NULL;
+    IF v_idle_platform IS NULL THEN
+        RETURN;
+    END IF;
+
     PERFORM pg_advisory_xact_lock(k.key)
     FROM (SELECT DISTINCT fraser_chat_lock_key(m.platform, m.chat_id) AS key
-          FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)
+          FROM unnest(v_idle_platform, v_idle_chat_id) AS m(platform, chat_id)
           ORDER BY 1) k;
 
     UPDATE inbox_chats q
     SET head_id = (SELECT min(i.id) FROM inbox i
                    WHERE i.platform = q.platform AND i.chat_id = q.chat_id
                      AND i.status = 'pending')
-    FROM (SELECT DISTINCT platform, chat_id
-          FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
+    FROM unnest(v_idle_platform, v_idle_chat_id) AS c(platform, chat_id)
     WHERE q.platform = c.platform AND q.chat_id = c.chat_id;
 END $$;
 
 -- Claims up to p_limit ready chats (head_id set, no unexpired lease), oldest head
--- first, each with its oldest pending message. The claim rows are locked with SKIP
+-- first, each with its oldest pending message (looked up once the row is locked). The claim rows are locked with SKIP
 -- LOCKED, so the claim never waits (and so is never part of a deadlock) and concurrent
 -- claimers pass over each other's chats; locking re-checks the row's newest version, so
 -- a chat leased or emptied since the statement's snapshot is skipped. The plan walks
@@ -161,32 +185,46 @@ BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
 
     RETURN QUERY
-    WITH heads AS (
-        SELECT q.platform, q.chat_id, q.head_id AS id
+    WITH ready AS (
+        SELECT q.platform, q.chat_id
         FROM inbox_chats q
         WHERE q.head_id IS NOT NULL AND q.lease_until_ms <= p_now_ms
         ORDER BY q.head_id
         LIMIT p_limit
         FOR UPDATE OF q SKIP LOCKED
     ),
+    heads AS MATERIALIZED (
+        SELECT r.platform, r.chat_id, o.id
+        FROM ready r
+        CROSS JOIN LATERAL (
+            SELECT i.id FROM inbox i
+            WHERE i.platform = r.platform AND i.chat_id = r.chat_id AND i.status = 'pending'
+            ORDER BY i.id
+            LIMIT 1) o
+    ),
+    -- The message may have been finished since the snapshot the look-up used (by a turn
+    -- that committed before the row lock was taken): then the chat is left for the next
+    -- claim, unleased.
+    claimed AS (
+        UPDATE inbox i SET attempts = i.attempts + 1
+        FROM heads h
+        WHERE i.id = h.id AND i.status = 'pending'
+        RETURNING i.id, i.attempts, i.platform, i.chat_id, i.message_id, i.sender_id,
+                  i.sender_name, i.text, i.is_group, i.reply_context, i.received_at_ms
+    ),
     leased AS (
         UPDATE inbox_chats q
         SET lease_token = q.lease_token + 1, lease_owner = p_worker,
             lease_until_ms = p_now_ms + p_lease_ms
-        FROM heads h
-        WHERE q.platform = h.platform AND q.chat_id = h.chat_id
+        FROM claimed c
+        WHERE q.platform = c.platform AND q.chat_id = c.chat_id
         RETURNING q.platform, q.chat_id, q.lease_token
-    ),
-    claimed AS (
-        UPDATE inbox i SET attempts = i.attempts + 1
-        FROM heads h
-        JOIN leased l ON l.platform = h.platform AND l.chat_id = h.chat_id
-        WHERE i.id = h.id AND i.status = 'pending'
-        RETURNING i.id, l.lease_token, i.attempts, i.platform, i.chat_id, i.message_id,
-                  i.sender_id, i.sender_name, i.text, i.is_group, i.reply_context,
-                  i.received_at_ms
     )
-    SELECT * FROM claimed ORDER BY 1;
+    SELECT c.id, l.lease_token, c.attempts, c.platform, c.chat_id, c.message_id,
+           c.sender_id, c.sender_name, c.text, c.is_group, c.reply_context, c.received_at_ms
+    FROM claimed c
+    JOIN leased l ON l.platform = c.platform AND l.chat_id = c.chat_id
+    ORDER BY c.id;
 END $$;
 
 -- The single claim is a batch of one.
