@@ -1373,8 +1373,16 @@ fn article_occurrences(
     // One token buffer for all the sentences; matches go straight to `found`.
     let mut tokens: Vec<&str> = Vec::new();
     for sentence in sentences {
+        // `split(' ')` by hand: a byte scan beats its searcher on short words.
         tokens.clear();
-        tokens.extend(sentence.split(' '));
+        let mut word_start = 0;
+        for (i, &byte) in sentence.as_bytes().iter().enumerate() {
+            if byte == b' ' {
+                tokens.push(&sentence[word_start..i]);
+                word_start = i + 1;
+            }
+        }
+        tokens.push(&sentence[word_start..]);
         for start in 0..tokens.len() {
             for_each_token_prefix_match(set, &tokens, start, max_tokens, |_, ordinal| {
                 found.push((ordinal, false));
