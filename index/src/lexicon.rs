@@ -289,10 +289,25 @@ pub(crate) fn token_prefix_matches<D: AsRef<[u8]>>(
     start: usize,
     max_tokens: usize,
 ) -> Vec<(usize, u64)> {
+    let mut out = Vec::new();
+    for_each_token_prefix_match(map, tokens, start, max_tokens, |end, value| {
+        out.push((end, value));
+    });
+    out
+}
+
+/// Calls `f(end, value)` for each match [`token_prefix_matches`] returns, in
+/// the same order, without collecting them.
+pub(crate) fn for_each_token_prefix_match<D: AsRef<[u8]>>(
+    map: &fst::Map<D>,
+    tokens: &[&str],
+    start: usize,
+    max_tokens: usize,
+    mut f: impl FnMut(usize, u64),
+) {
     let fst = map.as_fst();
     let mut node = fst.root();
     let mut output = fst::raw::Output::zero();
-    let mut out = Vec::new();
     let end_limit = tokens.len().min(start.saturating_add(max_tokens));
     'tokens: for (end, token) in tokens.iter().enumerate().take(end_limit).skip(start) {
         if end > start {
@@ -319,10 +334,9 @@ pub(crate) fn token_prefix_matches<D: AsRef<[u8]>>(
             }
         }
         if node.is_final() {
-            out.push((end + 1, output.cat(node.final_output()).value()));
+            f(end + 1, output.cat(node.final_output()).value());
         }
     }
-    out
 }
 
 #[cfg(test)]

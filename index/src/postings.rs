@@ -16,7 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -312,6 +312,16 @@ struct RunReader {
 
 impl RunReader {
     fn varint(&mut self) -> Result<Option<u64>> {
+        // Fast path: the whole varint is in the read buffer.
+        let buffered = self.input.buffer();
+        if let Some(last) = buffered.iter().take(10).position(|b| b & 0x80 == 0) {
+            let mut value = 0u64;
+            for (i, &byte) in buffered[..=last].iter().enumerate() {
+                value |= u64::from(byte & 0x7f) << (7 * i);
+            }
+            self.input.consume(last + 1);
+            return Ok(Some(value));
+        }
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let mut byte = [0u8];
@@ -381,6 +391,9 @@ pub(crate) struct PostingsMerge {
     paths: Vec<PathBuf>,
     keys: BinaryHeap<Reverse<(Vec<u8>, usize)>>,
     pairs: BinaryHeap<Reverse<((u64, u32), usize)>>,
+    /// The run holding the current stem when no other run holds it: its
+    /// postings are read straight from it, without the heap.
+    single: Option<usize>,
     last: Option<(u64, u32)>,
 }
 
@@ -406,6 +419,7 @@ impl PostingsMerge {
             paths,
             keys,
             pairs: BinaryHeap::new(),
+            single: None,
             last: None,
         })
     }
@@ -432,10 +446,14 @@ impl PostingsMerge {
             };
             active.push(run);
         }
+        self.last = None;
+        if let [run] = active[..] {
+            self.single = Some(run);
+            return Ok(Some(key));
+        }
         for run in active {
             self.pull(run)?;
         }
-        self.last = None;
         Ok(Some(key))
     }
 
@@ -455,6 +473,20 @@ impl PostingsMerge {
 
     /// The next posting of the current stem, or `None` at its end.
     pub(crate) fn next_posting(&mut self) -> Result<Option<(u64, u32)>> {
+        if let Some(run) = self.single {
+            while let Some(pair) = self.runs[run].next_posting()? {
+                if self.last == Some(pair) {
+                    continue;
+                }
+                self.last = Some(pair);
+                return Ok(Some(pair));
+            }
+            self.single = None;
+            if let Some(key) = self.runs[run].next_key()? {
+                self.keys.push(Reverse((key, run)));
+            }
+            return Ok(None);
+        }
         while let Some(Reverse((pair, run))) = self.pairs.pop() {
             self.pull(run)?;
             if self.last == Some(pair) {

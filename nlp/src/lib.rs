@@ -58,6 +58,6 @@ pub use crate::{
     normalize::{fold, fold_into},
     sentence::{SentenceSplitter, split_sentences},
     stem::{Language, Stemmer},
-    token::{Token, tokenize},
+    token::{Token, push_tokens_joined, tokenize},
     wikitext::{Article, Block, BlockKind, Link, Parser, ParserConfig, Section, Warning},
 };

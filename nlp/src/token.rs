@@ -36,6 +36,32 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     tokens
 }
 
+/// Appends the words of `text` as [`tokenize`] gives them (lowercased) to
+/// `out`, joined by single spaces, without allocating per word.
+///
+/// ```
+/// let mut out = String::from("x|");
+/// nlp::push_tokens_joined("Hello, World! It's 3.14.", &mut out);
+/// assert_eq!(out, "x|hello world it's 3.14");
+/// ```
+pub fn push_tokens_joined(text: &str, out: &mut String) {
+    let mut first = true;
+    for_each_word(text, |_, word| {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        if word.is_ascii() {
+            let at = out.len();
+            out.push_str(word);
+            out[at..].make_ascii_lowercase();
+        } else {
+            // As `lowercase`: the whole word, for the final-sigma rule.
+            out.push_str(&word.to_lowercase());
+        }
+    });
+}
+
 /// Calls `f(byte_offset, word)` for every word of `text` (not lowercased).
 ///
 /// Text in alphabetic scripts (Latin, Greek, Cyrillic, Armenian) goes through
@@ -172,6 +198,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn tokens_joined_match_tokenize() {
+        for text in [
+            "",
+            "Hello, World! It's 3.14.",
+            "ΟΔΥΣΣΕΥΣ Σ. Éire  Straße 東京タワー",
+            " a  b ",
+        ] {
+            let mut out = String::new();
+            push_tokens_joined(text, &mut out);
+            let expected: Vec<String> = tokenize(text).into_iter().map(|t| t.text).collect();
+            assert_eq!(out, expected.join(" "), "{text:?}");
+        }
+    }
 
     fn check(input: &str, expected: &[&str]) {
         let got: Vec<String> = tokenize(input).into_iter().map(|t| t.text).collect();

@@ -385,6 +385,7 @@ impl Analysis {
         let mut n_sentences = 0u32;
         let mut n_links = 0u32;
         let mut joined = String::new();
+        let mut anchor_joined = String::new();
         let mut sections = Vec::with_capacity(article.sections.len());
         for section in &article.sections {
             let mut sentences = Vec::new();
@@ -398,7 +399,9 @@ impl Analysis {
                             .text
                             .get(link.start as usize..link.end as usize)
                             .unwrap_or_default();
-                        anchors.push((phrase_key(anchor), nlp::fold(link.target)));
+                        let mut key = String::new();
+                        phrase_key_into(anchor, &mut anchor_joined, &mut key);
+                        anchors.push((key, nlp::fold(link.target)));
                         links.push(index::LinkRecord {
                             start: link.start,
                             end: link.end,
@@ -453,8 +456,18 @@ impl Analysis {
 
 /// The folded form of a phrase used for aliases: its tokens, folded, joined by spaces.
 pub fn phrase_key(text: &str) -> String {
-    let tokens: Vec<String> = nlp::tokenize(text).into_iter().map(|t| t.text).collect();
-    nlp::fold(&tokens.join(" "))
+    let mut joined = String::new();
+    let mut key = String::new();
+    phrase_key_into(text, &mut joined, &mut key);
+    key
+}
+
+/// Appends [`phrase_key`]`(text)` to `out`, with `joined` as scratch space
+/// (cleared first), so that a key costs no allocation beyond `out`'s.
+pub fn phrase_key_into(text: &str, joined: &mut String, out: &mut String) {
+    joined.clear();
+    nlp::push_tokens_joined(text, joined);
+    nlp::fold_into(joined, out);
 }
 
 fn block_kind(kind: nlp::BlockKind) -> u8 {
@@ -485,5 +498,9 @@ mod tests {
             nlp::fold("abraham lincoln's")
         );
         assert_eq!(phrase_key("Éire"), "eire");
+        let mut joined = String::from("stale");
+        let mut out = String::from("x|");
+        phrase_key_into("Abraham  Lincoln's", &mut joined, &mut out);
+        assert_eq!(out, format!("x|{}", phrase_key("Abraham  Lincoln's")));
     }
 }
