@@ -1173,8 +1173,8 @@ contract!(
 
 /// PostgreSQL keeps each chat's oldest pending message in its claim row (`head_id`, the
 /// queue of ready chats). A message stored while a turn of its chat finishes must never
-/// be left with no head, whichever of the two commits first; and storing a message of a
-/// busy chat never waits for a turn.
+/// be left without a head, whichever of the two commits first; a turn never waits for a
+/// store, and a store of a busy chat never waits for a turn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
     let db = TestDb::postgres().await;
@@ -1213,46 +1213,81 @@ async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
             .unwrap();
         tx
     };
+    // A store of `message_id` inside an open transaction.
+    let store_open = |pool: sqlx::PgPool, message_id: &'static str| async move {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(
+            "SELECT * FROM fraser_enqueue_messages(ARRAY['fake'], ARRAY['x'], ARRAY[$1], \
+             ARRAY['u'], ARRAY['U'], ARRAY[$1], ARRAY[false], ARRAY['null'::jsonb], \
+             ARRAY[0::bigint])",
+        )
+        .bind(message_id)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        tx
+    };
+    let wait = Duration::from_secs(5);
+    let claim_one = |expected: Option<i64>| {
+        let store = Arc::clone(&db.store);
+        async move {
+            let claims = store.claim_turns("w", T0, LEASE, 8).await.unwrap();
+            assert_eq!(
+                claims.iter().map(|c| c.inbox_id).collect::<Vec<_>>(),
+                Vec::from_iter(expected)
+            );
+            if let Some(claim) = claims.first() {
+                store.run_turn(claim, counter(), T0).await.unwrap();
+            }
+        }
+    };
     db.store
         .enqueue(&message("fake", "x", "m1", "m1"))
         .await
         .unwrap();
-    assert_eq!(
-        head(pool.clone()).await,
-        Some(id_of(pool.clone(), "m1").await)
-    );
+    let m1 = id_of(pool.clone(), "m1").await;
+    assert_eq!(head(pool.clone()).await, Some(m1));
 
     // 1. A store of m2 is in flight (uncommitted) when the turn of m1 finishes: the turn
-    //    waits for it, and then sees m2.
-    let mut store_tx = pool.begin().await.unwrap();
-    sqlx::query(
-        "SELECT * FROM fraser_enqueue_messages(ARRAY['fake'], ARRAY['x'], ARRAY['m2'], \
-         ARRAY['u'], ARRAY['U'], ARRAY['m2'], ARRAY[false], ARRAY['null'::jsonb], \
-         ARRAY[0::bigint])",
-    )
-    .fetch_all(&mut *store_tx)
-    .await
-    .unwrap();
-    let turn_pool = pool.clone();
-    let turn = tokio::spawn(async move { finish(turn_pool, "m1").await.commit().await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !turn.is_finished(),
-        "the turn did not wait for the store in flight"
-    );
-    store_tx.commit().await.unwrap();
-    turn.await.unwrap().unwrap();
+    //    does not wait, and leaves the chat ready; once m2 commits, a claim runs it.
+    let store_tx = store_open(pool.clone(), "m2").await;
+    let turn_tx = tokio::time::timeout(wait, finish(pool.clone(), "m1"))
+        .await
+        .expect("a turn waited for a store");
+    turn_tx.commit().await.unwrap();
     assert_eq!(
         head(pool.clone()).await,
-        Some(id_of(pool.clone(), "m2").await)
+        Some(m1),
+        "the chat must stay ready"
     );
+    store_tx.commit().await.unwrap();
+    claim_one(Some(id_of(pool.clone(), "m2").await)).await;
+    assert_eq!(head(pool.clone()).await, None, "idle after m2");
 
-    // 2. The turn of m2 has finished (head NULL, uncommitted) when m3 arrives: the store
-    //    waits for the turn's commit, and then sets the head.
-    let turn_tx = finish(pool.clone(), "m2").await;
+    // 2. The same, but the store rolls back: the ready chat has nothing to run, and the
+    //    claim that finds it so settles it (no head).
+    db.store
+        .enqueue(&message("fake", "x", "m3", "m3"))
+        .await
+        .unwrap();
+    let m3 = id_of(pool.clone(), "m3").await;
+    let store_tx = store_open(pool.clone(), "m3b").await;
+    finish(pool.clone(), "m3").await.commit().await.unwrap();
+    assert_eq!(head(pool.clone()).await, Some(m3));
+    store_tx.rollback().await.unwrap();
+    claim_one(None).await;
+    assert_eq!(head(pool.clone()).await, None, "a stale head is settled");
+
+    // 3. The turn of m4 leaves the chat idle (uncommitted) when m5 arrives: the store
+    //    waits for the turn's commit, and then gives the chat its head.
+    db.store
+        .enqueue(&message("fake", "x", "m4", "m4"))
+        .await
+        .unwrap();
+    let turn_tx = finish(pool.clone(), "m4").await;
     let store = Arc::clone(&db.store);
     let stored =
-        tokio::spawn(async move { store.enqueue(&message("fake", "x", "m3", "m3")).await });
+        tokio::spawn(async move { store.enqueue(&message("fake", "x", "m5", "m5")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !stored.is_finished(),
@@ -1260,43 +1295,29 @@ async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
     );
     turn_tx.commit().await.unwrap();
     assert!(matches!(stored.await.unwrap().unwrap(), Enqueued::New));
-    let m3 = id_of(pool.clone(), "m3").await;
-    assert_eq!(head(pool.clone()).await, Some(m3));
-
-    // The ready chat is claimed with that message; once done, the chat has no head.
-    let claims = db.store.claim_turns("w", T0, LEASE, 8).await.unwrap();
-    assert_eq!(claims.len(), 1);
-    assert_eq!(claims[0].inbox_id, m3);
-    db.store.run_turn(&claims[0], counter(), T0).await.unwrap();
+    let m5 = id_of(pool.clone(), "m5").await;
+    assert_eq!(head(pool.clone()).await, Some(m5));
+    claim_one(Some(m5)).await;
     assert_eq!(head(pool.clone()).await, None);
-    assert!(
-        db.store
-            .claim_turns("w", T0, LEASE, 8)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    claim_one(None).await;
 
-    // 3. A busy chat: the turn of m4 leaves m5 pending, so it keeps a head without the
-    //    exclusive lock, and a store of m6 meanwhile does not wait for the turn.
-    for id in ["m4", "m5"] {
+    // 4. A busy chat: the turn of m6 leaves m7 pending, so it keeps a head without the
+    //    exclusive lock, and a store of m8 meanwhile does not wait for the turn.
+    for id in ["m6", "m7"] {
         db.store
             .enqueue(&message("fake", "x", id, id))
             .await
             .unwrap();
     }
-    let turn_tx = finish(pool.clone(), "m4").await;
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        db.store.enqueue(&message("fake", "x", "m6", "m6")),
-    )
-    .await
-    .expect("a store of a busy chat waited for a turn")
-    .unwrap();
+    let turn_tx = finish(pool.clone(), "m6").await;
+    tokio::time::timeout(wait, db.store.enqueue(&message("fake", "x", "m8", "m8")))
+        .await
+        .expect("a store of a busy chat waited for a turn")
+        .unwrap();
     turn_tx.commit().await.unwrap();
     assert_eq!(
         head(pool.clone()).await,
-        Some(id_of(pool.clone(), "m5").await)
+        Some(id_of(pool.clone(), "m7").await)
     );
     pool.close().await;
 }

@@ -8,21 +8,24 @@
 -- Never edit this file once applied anywhere: add a new numbered migration instead.
 --
 -- How every chat with a pending message keeps a head, without making webhook
--- acknowledgements wait for turns (and without deadlocks between the two):
--- * A turn (or a dead-letter release) that finishes a chat's message sets head_id to
---   the oldest pending message it sees. If it sees none, it takes the chat's advisory
---   lock exclusively and looks again in a later statement (so with a newer snapshot):
---   the oldest pending message, or NULL.
+-- acknowledgements wait for turns, and without deadlocks:
 -- * Storing messages takes the advisory locks of their chats shared, for the whole
 --   transaction, and gives a head to each chat that has none (an idle chat).
--- So a store either commits before the finishing turn looks (the turn sees the message)
--- or looks at head_id after the turn committed (it sees the turn's value); while a chat
--- keeps a head, a message stored meanwhile is found by a later turn. Stores never block
--- each other on these locks; a store waits for a turn only when the turn leaves the
--- chat idle, from then until its commit, never for the game step; and a store locks only
--- idle chats' rows, which no turn holds, so a turn never waits for a store that waits
--- for the turn. head_id orders the ready chats; a claim runs the chat's oldest pending
--- message (which head_id may not be when two stores of one chat raced).
+-- * A turn (or a dead-letter release) that finishes a chat's message sets head_id to
+--   the oldest pending message it sees. If it sees none, it tries to take the chat's
+--   advisory lock exclusively, without waiting. Holding it (no store of the chat is in
+--   flight, and new ones wait for the commit), it looks again in a later statement (so
+--   with a newer snapshot) and sets the oldest pending message or NULL. Not holding it
+--   (a store is in flight), it leaves head_id as it was: the chat stays ready.
+-- * A claim that finds a ready chat without a pending message (a store in flight at
+--   the end of the last turn, which then stored nothing or has not committed yet)
+--   settles its head the same way.
+-- So a store either commits before the finishing turn (or claim) looks, or looks at
+-- head_id after that commits; and a chat whose head may be stale stays ready. Only
+-- stores wait for these locks, and only for a short claim or the commit of a turn
+-- that left the chat idle (never for a game step); turns and claims never wait for
+-- them, so no cycle of waits can form. head_id orders the ready chats; a claim runs
+-- the chat's oldest pending message (which head_id may not be when stores raced).
 
 ALTER TABLE inbox_chats ADD COLUMN head_id bigint;
 
@@ -116,12 +119,9 @@ BEGIN
 END $$;
 
 -- Recomputes head_id for chats whose messages a turn or a release just finished (inside
--- that transaction, after the inbox update, holding the chats' claim rows). A chat with
--- another pending message keeps a head (a message being stored meanwhile is found by a
--- later turn). A chat that looks idle is looked at again, after taking its advisory
--- lock exclusively (in key order), which waits for stores of it in flight: in a fresh
--- statement its head is the oldest pending message, or NULL. Busy chats never take
--- the exclusive lock, so stores of them never wait.
+-- that transaction, after the inbox update, holding the chats' claim rows), as the
+-- header describes: a chat with another pending message keeps a head; a chat that
+-- looks idle is settled only under its exclusive advisory lock, taken without waiting.
 CREATE FUNCTION fraser_refresh_heads(p_platform text[], p_chat_id text[])
 RETURNS void
 LANGUAGE plpgsql
@@ -133,9 +133,12 @@ DECLARE
 BEGIN
     WITH refreshed AS (
         UPDATE inbox_chats q
-        SET head_id = (SELECT min(i.id) FROM inbox i
-                       WHERE i.platform = q.platform AND i.chat_id = q.chat_id
-                         AND i.status = 'pending')
+        SET head_id = coalesce(
+            (SELECT min(i.id) FROM inbox i
+             WHERE i.platform = q.platform AND i.chat_id = q.chat_id
+               AND i.status = 'pending'),
+            CASE WHEN pg_try_advisory_xact_lock(fraser_chat_lock_key(q.platform, q.chat_id))
+                 THEN NULL ELSE q.head_id END)
         FROM (SELECT DISTINCT platform, chat_id
               FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
         WHERE q.platform = c.platform AND q.chat_id = c.chat_id
@@ -143,31 +146,39 @@ BEGIN
     SELECT array_agg(r.platform), array_agg(r.chat_id) INTO v_idle_platform, v_idle_chat_id
     FROM refreshed r
     WHERE r.head_id IS NULL;
-    IF v_idle_platform IS NULL THEN
+
+    PERFORM fraser_settle_heads(v_idle_platform, v_idle_chat_id);
+END $$;
+
+-- Settles the heads of chats whose exclusive advisory locks this transaction holds (and
+-- whose claim rows it has locked): in a fresh statement, the oldest pending message or
+-- NULL. No-op for NULL arrays.
+CREATE FUNCTION fraser_settle_heads(p_platform text[], p_chat_id text[])
+RETURNS void
+LANGUAGE plpgsql
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET jit = off
+AS $$
+BEGIN
+    IF p_platform IS NULL THEN
         RETURN;
     END IF;
-
-    PERFORM pg_advisory_xact_lock(k.key)
-    FROM (SELECT DISTINCT fraser_chat_lock_key(m.platform, m.chat_id) AS key
-          FROM unnest(v_idle_platform, v_idle_chat_id) AS m(platform, chat_id)
-          ORDER BY 1) k;
-
     UPDATE inbox_chats q
     SET head_id = (SELECT min(i.id) FROM inbox i
                    WHERE i.platform = q.platform AND i.chat_id = q.chat_id
                      AND i.status = 'pending')
-    FROM unnest(v_idle_platform, v_idle_chat_id) AS c(platform, chat_id)
+    FROM unnest(p_platform, p_chat_id) AS c(platform, chat_id)
     WHERE q.platform = c.platform AND q.chat_id = c.chat_id;
 END $$;
 
 -- Claims up to p_limit ready chats (head_id set, no unexpired lease), oldest head
--- first, each with its oldest pending message (looked up once the row is locked). The claim rows are locked with SKIP
--- LOCKED, so the claim never waits (and so is never part of a deadlock) and concurrent
--- claimers pass over each other's chats; locking re-checks the row's newest version, so
--- a chat leased or emptied since the statement's snapshot is skipped. The plan walks
--- the ready index in order and stops after the batch (a bitmap scan and sort of every
--- ready chat, which a plan cached while the tables were small may pick, is ruled out;
--- and so is JIT, whose compile time a statement this small never earns back).
+-- first, each with its oldest pending message, looked up once the row is locked. The
+-- claim rows are locked with SKIP LOCKED, so the claim never waits (and so is never part
+-- of a deadlock) and concurrent claimers pass over each other's chats; locking re-checks
+-- the row's newest version, so a chat leased or emptied meanwhile is skipped. A ready
+-- chat without a pending message is settled (see the header). The plan walks the ready
+-- index in order and stops after the batch (a bitmap scan and sort of every ready chat,
+-- which a plan cached while the tables were small may pick, is ruled out; and so is
+-- JIT, whose compile time a statement this small never earns back).
 CREATE OR REPLACE FUNCTION fraser_claim_turns(
     p_worker text, p_now_ms bigint, p_lease_ms bigint, p_limit integer
 )
@@ -180,31 +191,37 @@ LANGUAGE plpgsql
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
 SET enable_bitmapscan = off SET jit = off
 AS $$
+DECLARE
+    v_platform text[];
+    v_chat_id  text[];
 BEGIN
     -- As in fraser_claim_turn: a lost claim is simply claimed again.
     PERFORM set_config('synchronous_commit', 'off', true);
 
-    RETURN QUERY
-    WITH ready AS (
+    SELECT array_agg(r.platform), array_agg(r.chat_id) INTO v_platform, v_chat_id
+    FROM (
         SELECT q.platform, q.chat_id
         FROM inbox_chats q
         WHERE q.head_id IS NOT NULL AND q.lease_until_ms <= p_now_ms
         ORDER BY q.head_id
         LIMIT p_limit
         FOR UPDATE OF q SKIP LOCKED
-    ),
-    heads AS MATERIALIZED (
+    ) r;
+    IF v_platform IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- With the rows locked, a fresh statement: each chat's oldest pending message.
+    RETURN QUERY
+    WITH heads AS MATERIALIZED (
         SELECT r.platform, r.chat_id, o.id
-        FROM ready r
+        FROM unnest(v_platform, v_chat_id) AS r(platform, chat_id)
         CROSS JOIN LATERAL (
             SELECT i.id FROM inbox i
             WHERE i.platform = r.platform AND i.chat_id = r.chat_id AND i.status = 'pending'
             ORDER BY i.id
             LIMIT 1) o
     ),
-    -- The message may have been finished since the snapshot the look-up used (by a turn
-    -- that committed before the row lock was taken): then the chat is left for the next
-    -- claim, unleased.
     claimed AS (
         UPDATE inbox i SET attempts = i.attempts + 1
         FROM heads h
@@ -225,6 +242,19 @@ BEGIN
     FROM claimed c
     JOIN leased l ON l.platform = c.platform AND l.chat_id = c.chat_id
     ORDER BY c.id;
+
+    -- Ready chats without a pending message: settle those no store is writing to.
+    SELECT array_agg(e.platform), array_agg(e.chat_id) INTO v_platform, v_chat_id
+    FROM (
+        SELECT r.platform, r.chat_id
+        FROM unnest(v_platform, v_chat_id) AS r(platform, chat_id)
+        WHERE NOT EXISTS (SELECT 1 FROM inbox i
+                          WHERE i.platform = r.platform AND i.chat_id = r.chat_id
+                            AND i.status = 'pending')
+        OFFSET 0
+    ) e
+    WHERE pg_try_advisory_xact_lock(fraser_chat_lock_key(e.platform, e.chat_id));
+    PERFORM fraser_settle_heads(v_platform, v_chat_id);
 END $$;
 
 -- The single claim is a batch of one.
