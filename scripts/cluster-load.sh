@@ -13,6 +13,7 @@
 #                                         servers, RSS of each server every 5 s: first, last,
 #                                         max, and whether it stays flat
 #
+# FRASER_CLUSTER_WARMUP_SECS (default 5): an uncounted warm-up at the run's rate first.
 # FRASER_CLUSTER_PROFILE (default release) picks the binaries; FRASER_CLUSTER_INDEX
 # another index (the matrix builds a 20x one with scripts/make-big-dump.py).
 # Results are appended to $FRASER_CLUSTER_DIR/../load-results.jsonl.
@@ -38,34 +39,49 @@ start_cluster() { # servers
   scripts/cluster.sh up
 }
 
-# One measured run on a running cluster; prints the JSON line.
-measure() { # label servers messages chats rate
-  local label=$1 servers=$2 messages=$3 chats=$4 rate=$5
-  local dir bin pg_port before after
-  dir=$(cd "$FRASER_CLUSTER_DIR" && pwd)
-  bin=$(cat "$dir/bin")
-  pg_port=$(cat "$dir/pg_port")
-  before=$(loadavg)
-  "$bin/fraser-webhook-load" --url "http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram" \
-    --messages "$messages" --chats "$chats" --rate "$rate" --concurrency 256 --group \
-    --busy-share 0 --give-up-secs 30 --trace "$dir/acks.jsonl" >"$dir/load.json" 2>"$dir/logs/load.log"
-  # Drain (bounded): every turn played and every reply delivered.
+sql() { # port query
+  PATH="$(cat "$FRASER_CLUSTER_DIR/pg/bindir"):$PATH" psql -h 127.0.0.1 -p "$1" -U postgres -d fraser -tAc "$2"
+}
+
+drain() { # port: waits (bounded) until every turn is played and every reply delivered
   local deadline=$(( $(date +%s) + 120 )) pending
   while :; do
-    pending=$(PATH="$(cat "$dir/pg/bindir"):$PATH" psql -h 127.0.0.1 -p "$pg_port" -U postgres -d fraser -tAc \
-      "SELECT (SELECT count(*) FROM inbox WHERE status = 'pending') + (SELECT count(*) FROM outbox WHERE status = 'pending')")
+    pending=$(sql "$1" "SELECT (SELECT count(*) FROM inbox WHERE status = 'pending') + (SELECT count(*) FROM outbox WHERE status = 'pending')")
     [ "$pending" = 0 ] && break
     [ "$(date +%s)" -gt "$deadline" ] && { say "not drained after 120 s ($pending pending)"; break; }
     sleep 0.5
   done
+}
+
+# One measured run on a running cluster; prints the JSON line. A warm-up of
+# FRASER_CLUSTER_WARMUP_SECS (default 5) at the same rate and on the same chats comes
+# first, with its own update ids, and is not counted: freshly started servers open their
+# database connections and PostgreSQL plans their statements during the first seconds.
+measure() { # label servers messages chats rate
+  local label=$1 servers=$2 messages=$3 chats=$4 rate=$5
+  local dir bin pg_port before after warmup=${FRASER_CLUSTER_WARMUP_SECS:-5}
+  dir=$(cd "$FRASER_CLUSTER_DIR" && pwd)
+  bin=$(cat "$dir/bin")
+  pg_port=$(cat "$dir/pg_port")
+  if [ "$warmup" -gt 0 ]; then
+    "$bin/fraser-webhook-load" --url "http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram" \
+      --messages $(( warmup * rate )) --chats "$chats" --rate "$rate" --concurrency 256 --group \
+      --busy-share 0 --give-up-secs 30 --first-update-id 1000000000 >/dev/null 2>"$dir/logs/warmup.log"
+    drain "$pg_port"
+  fi
+  local done_before
+  done_before=$(sql "$pg_port" "SELECT count(*) FROM inbox WHERE status = 'done'")
+  before=$(loadavg)
+  "$bin/fraser-webhook-load" --url "http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram" \
+    --messages "$messages" --chats "$chats" --rate "$rate" --concurrency 256 --group \
+    --busy-share 0 --give-up-secs 30 --trace "$dir/acks.jsonl" >"$dir/load.json" 2>"$dir/logs/load.log"
+  drain "$pg_port"
   sleep 0.5 # the fake platform flushes its log every 200 ms
   after=$(loadavg)
   local dead
-  dead=$(PATH="$(cat "$dir/pg/bindir"):$PATH" psql -h 127.0.0.1 -p "$pg_port" -U postgres -d fraser -tAc \
-    "SELECT (SELECT count(*) FROM inbox WHERE status <> 'done') + (SELECT count(*) FROM outbox WHERE status <> 'sent')")
+  dead=$(sql "$pg_port" "SELECT (SELECT count(*) FROM inbox WHERE status <> 'done') + (SELECT count(*) FROM outbox WHERE status <> 'sent')")
   local turns
-  turns=$(PATH="$(cat "$dir/pg/bindir"):$PATH" psql -h 127.0.0.1 -p "$pg_port" -U postgres -d fraser -tAc \
-    "SELECT count(*) || ' ' || coalesce(max(finished_at_ms), 0) FROM inbox WHERE status = 'done'")
+  turns=$(sql "$pg_port" "SELECT count(*) - $done_before || ' ' || coalesce(max(finished_at_ms), 0) FROM inbox WHERE status = 'done'")
   python3 - "$dir" "$label" "$servers" "$chats" "$rate" "$before" "$after" "$dead" "$turns" <<'PY' | tee -a "$results"
 import json, sys
 d, label, servers, chats, rate, before, after, dead, turns = sys.argv[1:]

@@ -1207,7 +1207,7 @@ async fn postgres_ready_head_survives_a_store_racing_a_finished_turn() {
             .execute(&mut *tx)
             .await
             .unwrap();
-        sqlx::query("SELECT fraser_refresh_heads(ARRAY['fake'], ARRAY['x'])")
+        sqlx::query("SELECT fraser_release_chats(ARRAY['fake'], ARRAY['x'])")
             .execute(&mut *tx)
             .await
             .unwrap();

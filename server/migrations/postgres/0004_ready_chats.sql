@@ -51,11 +51,15 @@ CREATE FUNCTION fraser_enqueue_messages(
 )
 RETURNS TABLE (e_platform text, e_message_id text)
 LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET jit = off
 AS $$
+DECLARE
+    v_id         bigint[];
+    v_platform   text[];
+    v_chat_id    text[];
+    v_message_id text[];
 BEGIN
-    -- Shared chat locks first, in key order (finishing turns take theirs in the same
-    -- order), held to the end of the transaction.
+    -- Shared chat locks first, in key order, held to the end of the transaction.
     PERFORM pg_advisory_xact_lock_shared(k.key)
     FROM (SELECT DISTINCT fraser_chat_lock_key(m.platform, m.chat_id) AS key
           FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)
@@ -63,7 +67,6 @@ BEGIN
 
     -- New messages, and a claim row for each new chat, both inserted in key order so
     -- that two overlapping batches wait for each other's keys in one order.
-    RETURN QUERY
     WITH input AS (
         SELECT * FROM unnest(p_platform, p_chat_id, p_message_id, p_sender_id,
                              p_sender_name, p_text, p_is_group, p_reply_context,
@@ -92,17 +95,22 @@ BEGIN
         GROUP BY n.platform, n.chat_id
         ORDER BY n.platform, n.chat_id
         ON CONFLICT DO NOTHING)
-    SELECT platform, message_id FROM new_message;
+    SELECT array_agg(id), array_agg(platform), array_agg(chat_id), array_agg(message_id)
+    INTO v_id, v_platform, v_chat_id, v_message_id
+    FROM new_message;
+    IF v_id IS NULL THEN
+        RETURN;
+    END IF;
 
     -- Idle chats (head_id NULL; and a new chat whose claim row a concurrent batch inserted
-    -- first) get the oldest message stored here as their head. A fresh statement, so it
-    -- sees rows committed meanwhile; rows are locked in key order. A busy chat matches
+    -- first) get their oldest new message as their head. A fresh statement, so it sees
+    -- rows committed meanwhile; rows are locked in key order. A busy chat matches
     -- nothing and is not locked at all.
     PERFORM 1
     FROM (
         SELECT q.platform, q.chat_id
         FROM (SELECT DISTINCT platform, chat_id
-              FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
+              FROM unnest(v_platform, v_chat_id) AS m(platform, chat_id)) c
         JOIN inbox_chats q ON q.platform = c.platform AND q.chat_id = c.chat_id
         WHERE q.head_id IS NULL
         ORDER BY q.platform, q.chat_id
@@ -110,44 +118,12 @@ BEGIN
     ) locked;
 
     UPDATE inbox_chats q SET head_id = h.id
-    FROM (SELECT i.platform, i.chat_id, min(i.id) AS id
-          FROM unnest(p_platform, p_message_id) AS m(platform, message_id)
-          JOIN inbox i ON i.platform = m.platform AND i.message_id = m.message_id
-          WHERE i.status = 'pending'
-          GROUP BY i.platform, i.chat_id) h
+    FROM (SELECT m.platform, m.chat_id, min(m.id) AS id
+          FROM unnest(v_platform, v_chat_id, v_id) AS m(platform, chat_id, id)
+          GROUP BY m.platform, m.chat_id) h
     WHERE q.platform = h.platform AND q.chat_id = h.chat_id AND q.head_id IS NULL;
-END $$;
 
--- Recomputes head_id for chats whose messages a turn or a release just finished (inside
--- that transaction, after the inbox update, holding the chats' claim rows), as the
--- header describes: a chat with another pending message keeps a head; a chat that
--- looks idle is settled only under its exclusive advisory lock, taken without waiting.
-CREATE FUNCTION fraser_refresh_heads(p_platform text[], p_chat_id text[])
-RETURNS void
-LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET jit = off
-AS $$
-DECLARE
-    v_idle_platform text[];
-    v_idle_chat_id  text[];
-BEGIN
-    WITH refreshed AS (
-        UPDATE inbox_chats q
-        SET head_id = coalesce(
-            (SELECT min(i.id) FROM inbox i
-             WHERE i.platform = q.platform AND i.chat_id = q.chat_id
-               AND i.status = 'pending'),
-            CASE WHEN pg_try_advisory_xact_lock(fraser_chat_lock_key(q.platform, q.chat_id))
-                 THEN NULL ELSE q.head_id END)
-        FROM (SELECT DISTINCT platform, chat_id
-              FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
-        WHERE q.platform = c.platform AND q.chat_id = c.chat_id
-        RETURNING q.platform, q.chat_id, q.head_id)
-    SELECT array_agg(r.platform), array_agg(r.chat_id) INTO v_idle_platform, v_idle_chat_id
-    FROM refreshed r
-    WHERE r.head_id IS NULL;
-
-    PERFORM fraser_settle_heads(v_idle_platform, v_idle_chat_id);
+    RETURN QUERY SELECT * FROM unnest(v_platform, v_message_id);
 END $$;
 
 -- Settles the heads of chats whose exclusive advisory locks this transaction holds (and
@@ -162,12 +138,48 @@ BEGIN
     IF p_platform IS NULL THEN
         RETURN;
     END IF;
-    UPDATE inbox_chats q
-    SET head_id = (SELECT min(i.id) FROM inbox i
-                   WHERE i.platform = q.platform AND i.chat_id = q.chat_id
-                     AND i.status = 'pending')
-    FROM unnest(p_platform, p_chat_id) AS c(platform, chat_id)
-    WHERE q.platform = c.platform AND q.chat_id = c.chat_id;
+    UPDATE inbox_chats q SET head_id = c.head_id
+    FROM (SELECT c.platform, c.chat_id,
+                 (SELECT min(i.id) FROM inbox i
+                  WHERE i.platform = c.platform AND i.chat_id = c.chat_id
+                    AND i.status = 'pending') AS head_id
+          FROM unnest(p_platform, p_chat_id) AS c(platform, chat_id)) c
+    WHERE q.platform = c.platform AND q.chat_id = c.chat_id
+      AND q.head_id IS DISTINCT FROM c.head_id;
+END $$;
+
+-- Releases chats whose message a turn (or a dead-letter release) just finished, inside
+-- that transaction, after the inbox update, holding the claim rows; the same row update
+-- recomputes their heads, as the header describes: a chat with another pending message
+-- keeps a head; a chat that looks idle is settled only under its exclusive advisory
+-- lock, taken without waiting.
+CREATE FUNCTION fraser_release_chats(p_platform text[], p_chat_id text[])
+RETURNS void
+LANGUAGE plpgsql
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET jit = off
+AS $$
+DECLARE
+    v_idle_platform text[];
+    v_idle_chat_id  text[];
+BEGIN
+    WITH released AS (
+        UPDATE inbox_chats q
+        SET lease_owner = NULL, lease_until_ms = 0, last_error = NULL,
+            head_id = coalesce(
+                (SELECT min(i.id) FROM inbox i
+                 WHERE i.platform = q.platform AND i.chat_id = q.chat_id
+                   AND i.status = 'pending'),
+                CASE WHEN pg_try_advisory_xact_lock(fraser_chat_lock_key(q.platform, q.chat_id))
+                     THEN NULL ELSE q.head_id END)
+        FROM (SELECT DISTINCT platform, chat_id
+              FROM unnest(p_platform, p_chat_id) AS m(platform, chat_id)) c
+        WHERE q.platform = c.platform AND q.chat_id = c.chat_id
+        RETURNING q.platform, q.chat_id, q.head_id)
+    SELECT array_agg(r.platform), array_agg(r.chat_id) INTO v_idle_platform, v_idle_chat_id
+    FROM released r
+    WHERE r.head_id IS NULL;
+
+    PERFORM fraser_settle_heads(v_idle_platform, v_idle_chat_id);
 END $$;
 
 -- Claims up to p_limit ready chats (head_id set, no unexpired lease), oldest head
@@ -267,8 +279,8 @@ RETURNS TABLE (
 LANGUAGE sql
 AS $$ SELECT * FROM fraser_claim_turns(p_worker, p_now_ms, p_lease_ms, 1) $$;
 
--- 0002's fraser_save_turns and 0001's fraser_save_turn, unchanged but for the head_id
--- refresh at the end.
+-- 0002's fraser_save_turns and 0001's fraser_save_turn, unchanged but for the release
+-- of the chats, which now also recomputes their heads.
 CREATE OR REPLACE FUNCTION fraser_save_turns(p_turns jsonb, p_now_ms bigint)
 RETURNS TABLE (t_index integer, t_version bigint)
 LANGUAGE plpgsql
@@ -316,11 +328,7 @@ BEGIN
     FROM jsonb_to_recordset(p_turns) AS t(inbox_id bigint)
     WHERE i.id = t.inbox_id;
 
-    UPDATE inbox_chats q SET lease_owner = NULL, lease_until_ms = 0, last_error = NULL
-    FROM jsonb_to_recordset(p_turns) AS t(platform text, chat_id text)
-    WHERE q.platform = t.platform AND q.chat_id = t.chat_id;
-
-    PERFORM fraser_refresh_heads(array_agg(t.platform), array_agg(t.chat_id))
+    PERFORM fraser_release_chats(array_agg(t.platform), array_agg(t.chat_id))
     FROM jsonb_to_recordset(p_turns) AS t(platform text, chat_id text);
 END $$;
 
@@ -366,10 +374,7 @@ BEGIN
     UPDATE inbox i SET status = 'done', finished_at_ms = p_now_ms, last_error = NULL
     WHERE i.id = p_inbox_id;
 
-    UPDATE inbox_chats q SET lease_owner = NULL, lease_until_ms = 0, last_error = NULL
-    WHERE q.platform = p_platform AND q.chat_id = p_chat_id;
-
-    PERFORM fraser_refresh_heads(ARRAY[p_platform], ARRAY[p_chat_id]);
+    PERFORM fraser_release_chats(ARRAY[p_platform], ARRAY[p_chat_id]);
 
     RETURN v_version;
 END $$;

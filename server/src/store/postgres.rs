@@ -660,8 +660,9 @@ impl PgStore {
         .execute(&mut *tx)
         .await?;
         if dead {
-            // The chat's next message (if any) becomes its ready head.
-            sqlx::query("SELECT fraser_refresh_heads($1, $2)")
+            // Released like a finished turn: the next message (if any) becomes the
+            // chat's ready head; the update below records the error.
+            sqlx::query("SELECT fraser_release_chats($1, $2)")
                 .bind(vec![claim.message.platform.as_str()])
                 .bind(vec![claim.message.chat_id.as_str()])
                 .execute(&mut *tx)
