@@ -24,6 +24,8 @@
 #   FRASER_CLUSTER_PROFILE  cargo profile of the binaries: release (default) or dev
 #   FRASER_CLUSTER_BUILD  0: use the binaries as they are (default 1: cargo build first)
 #   FRASER_CLUSTER_INDEX_RELOAD_SECS  how often servers look for a new index (default 2)
+#   FRASER_CLUSTER_WORKERS  turn workers per server (default 2: three servers share two
+#                         cores with PostgreSQL here; more only add contention)
 #   FRASER_CLUSTER_DUMP   the dump the index is built from (default: the enwiki sample)
 # Webhooks: POST http://127.0.0.1:$FRASER_CLUSTER_PORT/webhooks/telegram with the header
 # X-Telegram-Bot-Api-Secret-Token: cluster-secret. Replies land in $DIR/fake-requests.jsonl.
@@ -107,6 +109,7 @@ start_server() { # n port
   FRASER_LISTEN="127.0.0.1:$p" \
   FRASER_INDEX="$index" \
   FRASER_INDEX_RELOAD_SECS="${FRASER_CLUSTER_INDEX_RELOAD_SECS:-2}" \
+  FRASER_WORKERS="${FRASER_CLUSTER_WORKERS:-2}" \
   FRASER_LOG_FORMAT=json \
   FRASER_TELEGRAM_TOKEN="cluster:token" \
   FRASER_TELEGRAM_WEBHOOK_SECRET="$secret" \
