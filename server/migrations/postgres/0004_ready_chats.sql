@@ -269,18 +269,14 @@ BEGIN
     PERFORM fraser_settle_heads(v_platform, v_chat_id);
 END $$;
 
--- The single claim is a batch of one.
-CREATE OR REPLACE FUNCTION fraser_claim_turn(p_worker text, p_now_ms bigint, p_lease_ms bigint)
-RETURNS TABLE (
-    c_inbox_id bigint, c_token bigint, c_attempts integer, c_platform text, c_chat_id text,
-    c_message_id text, c_sender_id text, c_sender_name text, c_text text,
-    c_is_group boolean, c_reply_context jsonb, c_received_at_ms bigint
-)
-LANGUAGE sql
-AS $$ SELECT * FROM fraser_claim_turns(p_worker, p_now_ms, p_lease_ms, 1) $$;
+-- 0001's single-chat claim and save no longer run: the server claims and saves a single
+-- turn as a batch of one, so only the batch functions keep head_id.
+DROP FUNCTION fraser_claim_turn(text, bigint, bigint);
+DROP FUNCTION fraser_save_turn(text, text, bigint, bigint, jsonb, jsonb, jsonb, boolean,
+                               jsonb, bigint);
 
--- 0002's fraser_save_turns and 0001's fraser_save_turn, unchanged but for the release
--- of the chats, which now also recomputes their heads.
+-- 0002's fraser_save_turns, unchanged but for the release of the chats, which now also
+-- recomputes their heads.
 CREATE OR REPLACE FUNCTION fraser_save_turns(p_turns jsonb, p_now_ms bigint)
 RETURNS TABLE (t_index integer, t_version bigint)
 LANGUAGE plpgsql
@@ -330,51 +326,4 @@ BEGIN
 
     PERFORM fraser_release_chats(array_agg(t.platform), array_agg(t.chat_id))
     FROM jsonb_to_recordset(p_turns) AS t(platform text, chat_id text);
-END $$;
-
-CREATE OR REPLACE FUNCTION fraser_save_turn(
-    p_platform text, p_chat_id text, p_inbox_id bigint, p_version bigint, p_state jsonb,
-    p_replies jsonb, p_deltas jsonb, p_is_group boolean, p_reply_context jsonb,
-    p_now_ms bigint
-)
-RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_version bigint;
-    v_reply   jsonb;
-BEGIN
-    UPDATE chats c SET state = p_state, version = c.version + 1
-    WHERE c.platform = p_platform AND c.chat_id = p_chat_id AND c.version = p_version
-    RETURNING c.version INTO v_version;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'chat %/% is not at version %', p_platform, p_chat_id, p_version
-            USING ERRCODE = 'serialization_failure';
-    END IF;
-
-    -- One insert per reply, in order, so ids follow the reply order.
-    FOR v_reply IN
-        SELECT r.value FROM jsonb_array_elements(p_replies) WITH ORDINALITY AS r
-        ORDER BY r.ordinality
-    LOOP
-        INSERT INTO outbox (platform, chat_id, inbox_id, is_group, reply_context, reply,
-                            next_attempt_ms)
-        VALUES (p_platform, p_chat_id, p_inbox_id, p_is_group, p_reply_context, v_reply,
-                p_now_ms);
-    END LOOP;
-
-    INSERT INTO players AS p (platform, chat_id, player_id, name, score)
-    SELECT p_platform, p_chat_id, d.player_id, d.player_id, d.delta
-    FROM (
-        SELECT e->>'player_id' AS player_id, sum((e->>'delta')::bigint) AS delta
-        FROM jsonb_array_elements(p_deltas) AS e
-        GROUP BY e->>'player_id'
-    ) d
-    ON CONFLICT (platform, chat_id, player_id) DO UPDATE SET score = p.score + EXCLUDED.score;
-
-    UPDATE inbox i SET status = 'done', finished_at_ms = p_now_ms, last_error = NULL
-    WHERE i.id = p_inbox_id;
-
-    PERFORM fraser_release_chats(ARRAY[p_platform], ARRAY[p_chat_id]);
-
-    RETURN v_version;
 END $$;

@@ -1,10 +1,11 @@
 //! The production store: PostgreSQL.
 //!
-//! The queue's claims and the turn's load and save are server-side functions
-//! (`migrations/postgres`), so a turn costs four round trips: `BEGIN`,
-//! `fraser_begin_turn` (fence check + load, creating new chats and players),
-//! `fraser_save_turn` (state, outbox, scores, inbox, release) and `COMMIT`, with the
-//! pure game step in between. Idle workers are woken by LISTEN/NOTIFY
+//! The queue's claims and the turns' load and save are server-side functions
+//! (`migrations/postgres`), so a batch of turns costs four round trips: `BEGIN`,
+//! `fraser_begin_turns` (fence checks + loads, creating new chats and players),
+//! `fraser_save_turns` (states, outbox, scores, inbox, release and the chats' next
+//! heads) and `COMMIT`, with the pure game steps in between; a single turn is a batch
+//! of one for the save. Idle workers are woken by LISTEN/NOTIFY
 //! (`fraser_inbox`, `fraser_outbox`), relayed into the store's [`Wakeups`] by a
 //! listener task that reconnects by itself; polling covers notifications lost meanwhile.
 
@@ -19,7 +20,7 @@ use super::{
     StoreError, StoreOptions, StoreStats, TOP_PLAYERS, TurnClaim, TurnDone, Wakeups, WebReply,
     duration_millis, outbox_status, reply_to_json,
 };
-use crate::game::{Game, StepRequest, step_blocking, step_many_blocking};
+use crate::game::{Game, StepRequest, TurnOutput, step_blocking, step_many_blocking};
 use crate::model::{ChatAddress, InboundMessage, PlayerScore, Reply, Timestamp};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -362,20 +363,12 @@ impl PgStore {
         let outputs: Vec<_> = outputs.into_iter().flatten().collect();
         let mut saves = Vec::with_capacity(outputs.len());
         for ((position, version), output) in stepped.iter().zip(&outputs) {
-            let claim = &claims[batch[*position]];
-            let message = &claim.message;
-            saves.push(serde_json::json!({
-                "n": saves.len() + 1,
-                "platform": message.platform,
-                "chat_id": message.chat_id,
-                "inbox_id": claim.inbox_id,
-                "version": version,
-                "state": output.state,
-                "replies": output.replies.iter().map(reply_to_json).collect::<Vec<_>>(),
-                "deltas": serde_json::to_value(&output.score_deltas)?,
-                "is_group": message.is_group,
-                "reply_context": message.reply_context,
-            }));
+            saves.push(save_entry(
+                saves.len() + 1,
+                &claims[batch[*position]],
+                *version,
+                output,
+            )?);
         }
         let mut outcomes: Vec<Result<TurnDone, StoreError>> =
             batch.iter().map(|_| Err(StoreError::Fenced)).collect();
@@ -536,7 +529,29 @@ enum BatchOutcome {
     Panicked(Vec<Option<String>>),
 }
 
-/// Decodes a row of `fraser_claim_turn(s)`.
+/// One turn of a `fraser_save_turns` batch: `n` is its 1-based position.
+fn save_entry(
+    n: usize,
+    claim: &TurnClaim,
+    version: i64,
+    output: &TurnOutput,
+) -> Result<serde_json::Value, StoreError> {
+    let message = &claim.message;
+    Ok(serde_json::json!({
+        "n": n,
+        "platform": message.platform,
+        "chat_id": message.chat_id,
+        "inbox_id": claim.inbox_id,
+        "version": version,
+        "state": output.state,
+        "replies": output.replies.iter().map(reply_to_json).collect::<Vec<_>>(),
+        "deltas": serde_json::to_value(&output.score_deltas)?,
+        "is_group": message.is_group,
+        "reply_context": message.reply_context,
+    }))
+}
+
+/// Decodes a row of `fraser_claim_turns`.
 fn turn_claim(row: &PgRow, now: Timestamp, lease: Duration) -> Result<TurnClaim, StoreError> {
     let message = InboundMessage {
         platform: row.try_get("c_platform")?,
@@ -599,18 +614,10 @@ impl PgStore {
         .await
         .map_err(StoreError::Game)?;
 
-        let replies: Vec<serde_json::Value> = output.replies.iter().map(reply_to_json).collect();
+        // The save of a batch of one.
         let new_version: i64 =
-            sqlx::query_scalar("SELECT fraser_save_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                .bind(&message.platform)
-                .bind(&message.chat_id)
-                .bind(claim.inbox_id)
-                .bind(version)
-                .bind(&output.state)
-                .bind(serde_json::Value::Array(replies))
-                .bind(serde_json::to_value(&output.score_deltas)?)
-                .bind(message.is_group)
-                .bind(&message.reply_context)
+            sqlx::query_scalar("SELECT t_version FROM fraser_save_turns($1, $2)")
+                .bind(serde_json::json!([save_entry(1, claim, version, &output)?]))
                 .bind(now.0)
                 .fetch_one(&mut *tx)
                 .await?;
