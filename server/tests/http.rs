@@ -142,7 +142,7 @@ async fn drain(state: &AppState) {
         Arc::clone(&state.metrics),
         settings.clone(),
     );
-    while worker.run_once().await.unwrap() {}
+    while worker.run_once().await.unwrap() > 0 {}
     let sender = Sender::new(
         "s",
         Arc::clone(&state.store),

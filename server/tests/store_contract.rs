@@ -283,18 +283,19 @@ async fn failed_turn_rolls_back_retries_and_dead_letters(db: &TestDb) {
         .enqueue(&message("fake", "p", "p2", "after"))
         .await
         .unwrap();
-    assert!(rig.worker.run_once().await.unwrap(), "attempt 1 fails");
+    assert_eq!(rig.worker.run_once().await.unwrap(), 1, "attempt 1 fails");
     // The chat waits for the backoff; its next message must not overtake.
-    assert!(!rig.worker.run_once().await.unwrap());
+    assert_eq!(rig.worker.run_once().await.unwrap(), 0);
     assert!(
         store.chat_state("fake", "p").await.unwrap().is_none(),
         "rolled back"
     );
     rig.clock.advance(Duration::from_secs(120));
-    assert!(rig.worker.run_once().await.unwrap(), "attempt 2 fails");
+    assert_eq!(rig.worker.run_once().await.unwrap(), 1, "attempt 2 fails");
     rig.clock.advance(Duration::from_secs(120));
-    assert!(
+    assert_eq!(
         rig.worker.run_once().await.unwrap(),
+        1,
         "attempt 3 dead-letters"
     );
     assert_eq!(store.stats().await.unwrap().inbox_dead, 1);
@@ -303,8 +304,9 @@ async fn failed_turn_rolls_back_retries_and_dead_letters(db: &TestDb) {
             .render(None)
             .contains("fraser_inbox_dead_letters_total 1\n")
     );
-    assert!(
+    assert_eq!(
         rig.worker.run_once().await.unwrap(),
+        1,
         "the next message runs"
     );
     let state = store.chat_state("fake", "p").await.unwrap().unwrap();
@@ -511,7 +513,7 @@ async fn run_one_turn(rig: &Rig, db: &TestDb, chat: &str, id: &str) {
         .enqueue(&message("fake", chat, id, id))
         .await
         .unwrap();
-    assert!(rig.worker.run_once().await.unwrap());
+    assert_eq!(rig.worker.run_once().await.unwrap(), 1);
 }
 
 async fn retries_use_exponential_backoff_with_jitter(db: &TestDb) {

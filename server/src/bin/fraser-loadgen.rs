@@ -67,6 +67,13 @@ struct Args {
     /// Replies a server sender claims per round.
     #[arg(long, default_value_t = 128)]
     send_batch: u32,
+    /// Server workers' wait (ms) after a wake-up or a part batch before claiming
+    /// (default: the server's).
+    #[arg(long)]
+    turn_linger_ms: Option<u64>,
+    /// Server senders' wait (ms) after a wake-up or a part round (default: the server's).
+    #[arg(long)]
+    send_linger_ms: Option<u64>,
     /// Server database connections.
     #[arg(long, default_value_t = 16)]
     db_connections: u32,
@@ -326,6 +333,12 @@ fn run(args: &Args) -> Result<bool, String> {
     config.turn_batch = args.turn_batch;
     config.send_batch = args.send_batch;
     config.db_max_connections = args.db_connections;
+    if let Some(linger) = args.turn_linger_ms {
+        config.turn_linger_ms = linger;
+    }
+    if let Some(linger) = args.send_linger_ms {
+        config.send_linger_ms = linger;
+    }
     config.poll_interval_ms = 200;
     config.shutdown_grace_secs = 10;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

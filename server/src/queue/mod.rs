@@ -55,6 +55,12 @@ pub struct QueueSettings {
     pub turn_batch: u32,
     /// How often idle workers and senders look for work without a wake-up.
     pub poll_interval: Duration,
+    /// How long a worker waits after a wake-up or a part batch before it claims, so
+    /// that messages arriving meanwhile share the claim and the commit (0: claim at
+    /// once). A full batch is followed by the next claim at once.
+    pub turn_linger: Duration,
+    /// The same for senders: the wait after a wake-up or a part round.
+    pub send_linger: Duration,
     /// Claims of one message before it is dead-lettered.
     pub max_turn_attempts: i32,
     /// First backoff after a failed turn (doubles per attempt).
@@ -83,6 +89,8 @@ impl Default for QueueSettings {
             turn_lease: Duration::from_secs(30),
             turn_batch: 32,
             poll_interval: Duration::from_secs(1),
+            turn_linger: Duration::from_millis(10),
+            send_linger: Duration::from_millis(5),
             max_turn_attempts: 5,
             turn_retry_base: Duration::from_secs(1),
             turn_retry_max: Duration::from_secs(60),

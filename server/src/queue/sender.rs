@@ -110,7 +110,14 @@ impl Sender {
             notified.as_mut().enable();
             match self.run_once().await {
                 Ok(0) => {}
-                Ok(_) => continue,
+                Ok(count) if count >= self.inner.settings.send_batch.max(1) as usize => continue,
+                Ok(_) => {
+                    if !super::worker::linger(self.inner.settings.send_linger, &mut shutdown).await
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(sender = %self.inner.id, %error, "failed to claim replies");
                 }
@@ -123,6 +130,9 @@ impl Sender {
                         break;
                     }
                 }
+            }
+            if !super::worker::linger(self.inner.settings.send_linger, &mut shutdown).await {
+                break;
             }
         }
         tracing::debug!(sender = %self.inner.id, "sender stopped");

@@ -45,8 +45,8 @@ impl Worker {
     }
 
     /// Claims up to `turn_batch` chats and runs their turns (one transaction).
-    /// Returns whether there was any.
-    pub async fn run_once(&self) -> Result<bool, StoreError> {
+    /// Returns how many chats it claimed.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
         let claims = self
             .store
             .claim_turns(
@@ -56,10 +56,11 @@ impl Worker {
                 self.settings.turn_batch.max(1),
             )
             .await?;
-        if claims.is_empty() {
-            return Ok(false);
+        let count = claims.len();
+        if count == 0 {
+            return Ok(0);
         }
-        if claims.len() >= self.settings.turn_batch.max(1) as usize {
+        if count >= self.settings.turn_batch.max(1) as usize {
             // There may be more: pass the wake-up on to another idle worker.
             self.store.wakeups().inbox.notify_one();
         }
@@ -71,7 +72,7 @@ impl Worker {
             self.dead_letter(&claim).instrument(span).await;
         }
         if runnable.is_empty() {
-            return Ok(true);
+            return Ok(count);
         }
         let started = Instant::now();
         let outcomes = self
@@ -94,7 +95,7 @@ impl Worker {
                 }
             }
         }
-        Ok(true)
+        Ok(count)
     }
 
     async fn dead_letter(&self, claim: &TurnClaim) {
@@ -167,6 +168,7 @@ impl Worker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let wakeups_store = Arc::clone(&self.store);
         let wakeups = wakeups_store.wakeups();
+        let full = self.settings.turn_batch.max(1) as usize;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -177,8 +179,15 @@ impl Worker {
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.run_once().await {
-                Ok(true) => continue,
-                Ok(false) => {}
+                Ok(count) if count >= full => continue,
+                Ok(0) => {}
+                Ok(_) => {
+                    // A part batch: let the next one gather before claiming again.
+                    if !linger(self.settings.turn_linger, &mut shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
                 Err(error) => {
                     tracing::warn!(worker = %self.id, %error, "failed to claim a turn");
                 }
@@ -192,8 +201,26 @@ impl Worker {
                     }
                 }
             }
+            if !linger(self.settings.turn_linger, &mut shutdown).await {
+                break;
+            }
         }
         tracing::debug!(worker = %self.id, "worker stopped");
+    }
+}
+
+/// Waits `duration` (nothing when zero) unless shutdown begins; false when the
+/// shutdown signal is gone.
+pub(super) async fn linger(
+    duration: std::time::Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    if duration.is_zero() || *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => true,
+        changed = shutdown.changed() => changed.is_ok(),
     }
 }
 
@@ -205,4 +232,42 @@ fn turn_span(claim: &TurnClaim) -> tracing::Span {
         inbox_id = claim.inbox_id,
         attempt = claim.attempts,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+
+    use super::linger;
+
+    #[tokio::test(start_paused = true)]
+    async fn linger_waits_its_time_unless_shutdown_begins() {
+        let (stop, mut shutdown) = watch::channel(false);
+        let started = tokio::time::Instant::now();
+        assert!(linger(Duration::ZERO, &mut shutdown).await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert!(linger(Duration::from_millis(10), &mut shutdown).await);
+        assert_eq!(started.elapsed(), Duration::from_millis(10));
+        // Shutdown during the wait ends it at once.
+        let waiting = tokio::spawn(async move {
+            let begun = tokio::time::Instant::now();
+            let went_on = linger(Duration::from_secs(60), &mut shutdown).await;
+            (went_on, begun.elapsed(), shutdown)
+        });
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        stop.send(true).unwrap();
+        let (went_on, waited, mut shutdown) = waiting.await.unwrap();
+        assert!(went_on);
+        assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+        // Already shutting down: no wait.
+        let begun = tokio::time::Instant::now();
+        assert!(linger(Duration::from_secs(60), &mut shutdown).await);
+        assert_eq!(begun.elapsed(), Duration::ZERO);
+        // The shutdown sender gone: tell the caller to stop.
+        let (stop, mut shutdown) = watch::channel(false);
+        drop(stop);
+        assert!(!linger(Duration::from_secs(60), &mut shutdown).await);
+    }
 }

@@ -214,7 +214,7 @@ impl Harness {
             Self::settings(),
         );
         let mut turns = 0;
-        while worker.run_once().await.unwrap() {
+        while worker.run_once().await.unwrap() > 0 {
             turns += 1;
         }
         turns
