@@ -232,14 +232,34 @@ async fn send_all(addr: SocketAddr, args: &Args, started: Instant) -> Result<Vec
     let url = format!("http://{addr}/webhooks/load");
     let limit = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    // Open loop: a thread of its own paces the requests with the OS's precise sleep
+    // (tokio's timer rounds a deadline up to the next millisecond, which would add up
+    // to 1 ms to every measured acknowledgement) and releases each at its time.
+    let (release, mut released) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let pacer = (args.rate > 0).then(|| {
+        let rate = args.rate as f64;
+        let messages = args.messages;
+        std::thread::spawn(move || {
+            for index in 0..messages {
+                let due = started + Duration::from_secs_f64(index as f64 / rate);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if release.send(()).is_err() {
+                    break;
+                }
+            }
+        })
+    });
     for index in 0..args.messages {
         let scheduled = if args.rate > 0 {
             Duration::from_secs_f64(index as f64 / args.rate as f64)
         } else {
             Duration::ZERO
         };
-        if args.rate > 0 {
-            tokio::time::sleep_until((started + scheduled).into()).await;
+        if pacer.is_some() && released.recv().await.is_none() {
+            return Err("the request pacer stopped".into());
         }
         let permit = Arc::clone(&limit)
             .acquire_owned()
@@ -279,6 +299,11 @@ async fn send_all(addr: SocketAddr, args: &Args, started: Instant) -> Result<Vec
                 },
             )
         });
+    }
+    if let Some(pacer) = pacer {
+        pacer
+            .join()
+            .map_err(|_| "the request pacer panicked".to_string())?;
     }
     let mut timings = vec![Timing::default(); args.messages];
     while let Some(joined) = tasks.join_next().await {
