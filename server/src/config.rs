@@ -637,5 +637,9 @@ mod tests {
         let file: FileConfig = toml::from_str(text).unwrap();
         assert_eq!(file.workers, Some(4));
         assert_eq!((file.turn_batch, file.send_batch), (Some(32), Some(128)));
+        assert_eq!(
+            (file.turn_linger_ms, file.send_linger_ms),
+            (Some(DEFAULT_TURN_LINGER_MS), Some(DEFAULT_SEND_LINGER_MS))
+        );
     }
 }
