@@ -70,3 +70,104 @@ impl ArticleRecord {
         self.sentences().nth(ordinal as usize)
     }
 }
+
+/// An [`ArticleRecord`] encoded as its shard stores it, with the few fields
+/// the writer reads besides the bytes.
+///
+/// Made with [`EncodedRecord::new`] where the record is built (a worker
+/// thread), so that the record's many strings are freed where they were
+/// allocated and the index writer only moves bytes. Serializable, so that it
+/// can travel in a part file; a deserialized value is trusted to be what
+/// `new` made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncodedRecord {
+    id: u64,
+    /// `n_sentences` and `n_links` as the record states them.
+    n_sentences: u32,
+    n_links: u32,
+    /// The number of sentences the record holds.
+    sentences: u32,
+    #[serde(with = "bytes")]
+    bytes: Vec<u8>,
+}
+
+impl EncodedRecord {
+    /// Encodes `record`; errors with [`crate::Error::InvalidInput`] when it
+    /// is larger than a block may be.
+    pub fn new(record: &ArticleRecord) -> crate::Result<EncodedRecord> {
+        let bytes = postcard::to_stdvec(record).map_err(|e| {
+            crate::Error::invalid(format!("article {}: encoding failed: {e}", record.id))
+        })?;
+        if bytes.len() > crate::block::MAX_BLOCK_LEN as usize {
+            return Err(crate::Error::invalid(format!(
+                "article {}: record of {} bytes is too large",
+                record.id,
+                bytes.len()
+            )));
+        }
+        Ok(EncodedRecord {
+            id: record.id,
+            n_sentences: record.n_sentences,
+            n_links: record.n_links,
+            sentences: u32::try_from(record.sentences().count()).unwrap_or(u32::MAX),
+            bytes,
+        })
+    }
+
+    /// The article's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The record's `n_sentences` field.
+    pub fn n_sentences(&self) -> u32 {
+        self.n_sentences
+    }
+
+    /// The record's `n_links` field.
+    pub fn n_links(&self) -> u32 {
+        self.n_links
+    }
+
+    /// The number of sentences the record holds.
+    pub(crate) fn sentence_count(&self) -> usize {
+        self.sentences as usize
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// Serde of a byte vector as bytes (not as a sequence of numbers).
+mod bytes {
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        deserializer.deserialize_byte_buf(Visitor)
+    }
+}

@@ -18,7 +18,7 @@ use crate::footer::{FileKind, FileWriter, crc32, put_varint};
 use crate::lexicon::{Lexicon, LexiconWriter, for_each_token_prefix_match};
 use crate::manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, Manifest, sync_dir};
 use crate::postings::PostingsBuffer;
-use crate::record::ArticleRecord;
+use crate::record::{ArticleRecord, EncodedRecord};
 use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
 use crate::storage::{Access, Bytes, open};
@@ -301,17 +301,180 @@ impl serde::Serialize for SentenceTexts<'_> {
     }
 }
 
+/// An article's distinct stems, each with the number of its sentences holding
+/// it: what the index keeps of the stems (see [`TermCounter`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TermCounts<'a> {
+    /// The distinct stems back to back, without separators.
+    pub text: &'a str,
+    /// The end offset of each stem in `text`, ascending.
+    pub ends: &'a [u32],
+    /// Per stem, the number of the article's sentences holding it (at least 1).
+    pub sentences: &'a [u32],
+}
+
+impl TermCounts<'_> {
+    /// Checks that the offsets are ascending, in range and on character
+    /// boundaries and that every count is in `1..=n_sentences`.
+    fn check(&self, id: u64, n_sentences: usize) -> Result<()> {
+        let bad = |why: &str| Err(Error::invalid(format!("article {id}: terms {why}")));
+        if self.ends.len() != self.sentences.len() {
+            return bad("have not one count per stem");
+        }
+        let mut start = 0u32;
+        for &end in self.ends {
+            if end < start || !self.text.is_char_boundary(end as usize) {
+                return bad("have a stem end out of order or inside a character");
+            }
+            start = end;
+        }
+        if start as usize != self.text.len() {
+            return bad("have text after their last stem");
+        }
+        if self
+            .sentences
+            .iter()
+            .any(|&n| n == 0 || n as usize > n_sentences)
+        {
+            return bad("have a count of 0 or above the number of sentences");
+        }
+        Ok(())
+    }
+
+    /// The (stem, count) pairs (checked offsets).
+    fn iter(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends)
+            .zip(self.sentences)
+            .map(|((start, &end), &n)| (&self.text[start as usize..end as usize], n))
+    }
+}
+
+/// Counts, for one article at a time, in how many sentences each distinct
+/// stem occurs: [`TermCounter::add`] each stem of a sentence, then
+/// [`TermCounter::end_sentence`]. Stems are kept in order of first occurrence.
+///
+/// This is the per-word work of indexing; callers run it on their worker
+/// threads, so the writer only sees each distinct stem of an article once.
+#[derive(Clone, Debug, Default)]
+pub struct TermCounter {
+    text: String,
+    ends: Vec<u32>,
+    sentences: Vec<u32>,
+    /// The sentence (1-based) a stem was last counted in.
+    seen_in: Vec<u32>,
+    /// Open addressing: (upper 32 bits of the hash, stem index + 1), (_, 0) empty.
+    table: Vec<(u32, u32)>,
+    sentence: u32,
+}
+
+impl TermCounter {
+    /// An empty counter.
+    pub fn new() -> TermCounter {
+        TermCounter::default()
+    }
+
+    /// Forgets every stem (keeping the allocations).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.sentences.clear();
+        self.seen_in.clear();
+        self.table.fill((0, 0));
+        self.sentence = 0;
+    }
+
+    fn stem(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// Counts `stem` in the current sentence (once, however often it occurs).
+    pub fn add(&mut self, stem: &str) {
+        if 2 * (self.ends.len() + 1) > self.table.len() {
+            self.grow();
+        }
+        let sentence = self.sentence + 1;
+        let hash = crate::postings::fx_hash(stem.as_bytes());
+        let tag = (hash >> 32) as u32;
+        let mask = self.table.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            match self.table[at] {
+                (_, 0) => break,
+                (t, slot) if t == tag && self.stem(slot as usize - 1) == stem => {
+                    let i = slot as usize - 1;
+                    if self.seen_in[i] != sentence {
+                        self.seen_in[i] = sentence;
+                        self.sentences[i] += 1;
+                    }
+                    return;
+                }
+                _ => at = (at + 1) & mask,
+            }
+        }
+        self.text.push_str(stem);
+        self.ends.push(self.text.len() as u32);
+        self.sentences.push(1);
+        self.seen_in.push(sentence);
+        self.table[at] = (tag, self.ends.len() as u32);
+    }
+
+    /// Ends the current sentence.
+    pub fn end_sentence(&mut self) {
+        self.sentence += 1;
+    }
+
+    fn grow(&mut self) {
+        let len = (self.table.len() * 2).max(64);
+        self.table.clear();
+        self.table.resize(len, (0, 0));
+        let mask = len - 1;
+        for i in 0..self.ends.len() {
+            let hash = crate::postings::fx_hash(self.stem(i).as_bytes());
+            let mut at = hash as usize & mask;
+            while self.table[at].1 != 0 {
+                at = (at + 1) & mask;
+            }
+            self.table[at] = ((hash >> 32) as u32, i as u32 + 1);
+        }
+    }
+
+    /// The counted stems.
+    pub fn terms(&self) -> TermCounts<'_> {
+        TermCounts {
+            text: &self.text,
+            ends: &self.ends,
+            sentences: &self.sentences,
+        }
+    }
+
+    /// Takes the counted stems out as (text, ends, counts) and clears the counter.
+    pub fn take(&mut self) -> (String, Vec<u32>, Vec<u32>) {
+        let out = (
+            std::mem::take(&mut self.text),
+            std::mem::take(&mut self.ends),
+            std::mem::take(&mut self.sentences),
+        );
+        self.clear();
+        out
+    }
+}
+
 /// One article as handed to [`IndexWriter::add_article_flat`]: the same as
-/// [`ArticleInput`], with the stems and folded sentences in flat buffers.
-#[derive(Clone, Copy, Debug)]
+/// [`ArticleInput`], with the record already encoded, the stems already
+/// counted and the folded sentences in a flat buffer.
+#[derive(Debug)]
 pub struct FlatArticleInput<'a> {
     /// The record to store.
-    pub record: &'a ArticleRecord,
+    pub record: EncodedRecord,
     /// The folded title.
     pub title_key: &'a str,
-    /// The stems, per sentence in document order (no sentences if the article
-    /// is not searchable), as in [`ArticleInput::sentence_stems`].
-    pub stems: FlatWords<'a>,
+    /// The distinct stems of the article's sentences with the number of
+    /// sentences holding each (empty if the article is not searchable), as a
+    /// [`TermCounter`] gives them for [`ArticleInput::sentence_stems`].
+    pub terms: TermCounts<'a>,
     /// The folded sentences as one word per sentence (`sentence_ends` is
     /// `1, 2, 3...`, or empty), as in [`ArticleInput::folded_sentences`].
     pub folded_sentences: FlatWords<'a>,
@@ -457,31 +620,38 @@ impl IndexWriter {
     /// `sentence_stems` or `folded_sentences` is neither empty nor one entry per
     /// sentence of the record; the writer stays usable.
     pub fn add_article(&mut self, input: ArticleInput<'_>) -> Result<()> {
+        let n_sentences = input.record.sentences().count();
+        check_len(
+            input.record.id,
+            "sentence_stems",
+            input.sentence_stems.len(),
+            n_sentences,
+        )?;
+        let mut counter = TermCounter::new();
+        for stems in input.sentence_stems {
+            for stem in stems {
+                counter.add(stem);
+            }
+            counter.end_sentence();
+        }
         self.add_article_with(
-            input.record,
+            EncodedRecord::new(input.record)?,
             input.title_key,
-            (input.sentence_stems.len(), input.folded_sentences.len()),
-            |postings, id| {
-                for (sentence, stems) in input.sentence_stems.iter().enumerate() {
-                    for stem in stems {
-                        postings.add(stem, id, sentence as u32);
-                    }
-                }
-            },
-            &input.folded_sentences,
+            counter.terms(),
+            (input.folded_sentences.len(), &input.folded_sentences),
             input.anchors,
         )
     }
 
-    /// Adds one article given with flat buffers; the index is byte-identical
-    /// to the one [`IndexWriter::add_article`] writes for the same article.
+    /// Adds one article given with counted terms and flat buffers; the index
+    /// is byte-identical to the one [`IndexWriter::add_article`] writes for
+    /// the same article.
     ///
     /// Errors with [`Error::InvalidInput`] (and adds nothing) as `add_article`
-    /// does, and when an offset is out of order or out of range, or a folded
-    /// sentence is not one word.
+    /// does, and when an offset is out of order or out of range, a count is 0
+    /// or above the number of sentences, or a folded sentence is not one word.
     pub fn add_article_flat(&mut self, input: FlatArticleInput<'_>) -> Result<()> {
-        let id = input.record.id;
-        input.stems.check("stems", id)?;
+        let id = input.record.id();
         let folded = input.folded_sentences;
         folded.check("folded_sentences", id)?;
         if folded
@@ -494,53 +664,31 @@ impl IndexWriter {
                 "article {id}: folded_sentences must hold one word per sentence"
             )));
         }
-        let stems = input.stems;
         self.add_article_with(
             input.record,
             input.title_key,
-            (stems.n_sentences(), folded.n_sentences()),
-            |postings, id| {
-                for sentence in 0..stems.n_sentences() {
-                    for stem in stems.sentence(sentence) {
-                        postings.add(stem, id, sentence as u32);
-                    }
-                }
-            },
-            &SentenceTexts(folded),
+            input.terms,
+            (folded.n_sentences(), &SentenceTexts(folded)),
             input.anchors,
         )
     }
 
-    /// The body of `add_article*`: `lens` are the numbers of stem and folded
-    /// sentences, `add_stems` feeds the postings, `folded` encodes as the
-    /// `Vec<String>` of folded sentences.
+    /// The body of `add_article*`: `folded` is the number of folded sentences
+    /// and what encodes as their `Vec<String>`.
     fn add_article_with<S: serde::Serialize + ?Sized>(
         &mut self,
-        record: &ArticleRecord,
+        record: EncodedRecord,
         title_key: &str,
-        lens: (usize, usize),
-        add_stems: impl FnOnce(&mut PostingsBuffer, u64),
-        folded: &S,
+        terms: TermCounts<'_>,
+        folded: (usize, &S),
         anchors: &[(String, String)],
     ) -> Result<()> {
-        let n_sentences = record.sentences().count();
-        for (name, len) in [("sentence_stems", lens.0), ("folded_sentences", lens.1)] {
-            if len != 0 && len != n_sentences {
-                return Err(Error::invalid(format!(
-                    "article {}: {name} has {len} entries for {n_sentences} sentences",
-                    record.id
-                )));
-            }
-        }
-        let encoded = postcard::to_stdvec(record)
-            .map_err(|e| Error::invalid(format!("article {}: encoding failed: {e}", record.id)))?;
-        if encoded.len() > crate::block::MAX_BLOCK_LEN as usize {
-            return Err(Error::invalid(format!(
-                "article {}: record of {} bytes is too large",
-                record.id,
-                encoded.len()
-            )));
-        }
+        let n_sentences = record.sentence_count();
+        let id = record.id();
+        check_len(id, "folded_sentences", folded.0, n_sentences)?;
+        terms.check(id, n_sentences)?;
+        let (record_sentences, record_links) = (record.n_sentences(), record.n_links());
+        let encoded = record.into_bytes();
 
         let (shard, ordinal) = (self.next_shard, self.next_ordinal);
         self.shard_bytes += encoded.len() as u64;
@@ -552,30 +700,24 @@ impl IndexWriter {
         }
 
         self.seq += 1;
-        let id = record.id;
-        self.counts.sentences += u64::from(record.n_sentences);
+        self.counts.sentences += u64::from(record_sentences);
         self.titles
             .push((title_key.to_string(), self.seq, id), title_key.len())?;
         self.ids.push(
-            (
-                id,
-                self.seq,
-                shard,
-                ordinal,
-                record.n_sentences,
-                record.n_links,
-            ),
+            (id, self.seq, shard, ordinal, record_sentences, record_links),
             0,
         )?;
         if let Some(postings) = &mut self.postings {
-            add_stems(postings, id);
+            for (stem, count) in terms.iter() {
+                postings.add(stem, id, count);
+            }
             postings.end_article()?;
         }
         self.counts.links += anchors.len() as u64;
         if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
             anchor_log.push_as(&(id, anchors))?;
-            texts.push_as(folded)?;
+            texts.push_as(folded.1)?;
         }
         self.place_record(PendingRecord {
             shard,
@@ -1404,6 +1546,16 @@ fn article_occurrences(
         same
     });
     found
+}
+
+/// Errors unless `len` is 0 or `n_sentences`.
+fn check_len(id: u64, name: &str, len: usize, n_sentences: usize) -> Result<()> {
+    if len != 0 && len != n_sentences {
+        return Err(Error::invalid(format!(
+            "article {id}: {name} has {len} entries for {n_sentences} sentences"
+        )));
+    }
+    Ok(())
 }
 
 /// Appends a length-prefixed string.
