@@ -61,8 +61,8 @@ impl FileKind {
     pub(crate) fn version(self) -> u32 {
         match self {
             FileKind::Terms => 3,
-            FileKind::Shard
-            | FileKind::Titles
+            FileKind::Shard => 2,
+            FileKind::Titles
             | FileKind::Redirects
             | FileKind::Aliases
             | FileKind::RedirectsIn

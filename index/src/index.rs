@@ -512,16 +512,18 @@ impl Index {
             .iter()
             .map(|l| (1.0 + (n_docs - l.len() as f64 + 0.5) / (l.len() as f64 + 0.5)).ln())
             .collect();
+        let (ids, inlinks) = (self.ids()?, self.inlinks_table()?);
         let mut cursors = vec![0usize; lists.len()];
         let mut hits = Vec::new();
-        'candidates: for &(id, first_tf) in &lists[0] {
+        // Postings name articles by their row in `ids.tbl`.
+        'candidates: for &(row, first_tf) in &lists[0] {
             let mut tfs: Vec<u32> = vec![first_tf];
             for (list, cursor) in lists.iter().zip(cursors.iter_mut()).skip(1) {
-                while *cursor < list.len() && list[*cursor].0 < id {
+                while *cursor < list.len() && list[*cursor].0 < row {
                     *cursor += 1;
                 }
                 match list.get(*cursor) {
-                    Some(&(other, tf)) if other == id => tfs.push(tf),
+                    Some(&(other, tf)) if other == row => tfs.push(tf),
                     _ => continue 'candidates,
                 }
             }
@@ -530,9 +532,15 @@ impl Index {
                 let tf = f64::from(tf);
                 score += idf * tf * 2.2 / (tf + 1.2);
             }
-            score += 0.1 * (1.0 + f64::from(self.inlinks(id)?)).ln();
+            let row = usize::try_from(row)
+                .ok()
+                .filter(|&row| row < ids.len() && row < inlinks.len())
+                .ok_or_else(|| {
+                    Error::corrupt(terms.path(), format!("posting of a missing row {row}"))
+                })?;
+            score += 0.1 * (1.0 + f64::from(inlinks.u32_row(row))).ln();
             hits.push(Hit {
-                id,
+                id: ids.id_row(row).id,
                 sentence: 0,
                 score: score as f32,
             });

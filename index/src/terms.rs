@@ -21,7 +21,8 @@
 //! blocks; every other block boundary falls between entries.
 //!
 //! The postings (the chunk payloads back to back) are, per article in id
-//! order: the id (varint; absolute for the first, then the gap minus one) and
+//! order: the article's row in `ids.tbl` (varint; absolute for the first,
+//! then the gap minus one) and
 //! the number of the article's sentences holding the stem, minus one (varint).
 //! Which sentences hold it is not stored: a search finds them again in the
 //! article's text.
@@ -355,7 +356,7 @@ impl Terms {
         })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.storage.path()
     }
 

@@ -920,11 +920,11 @@ impl IndexWriter {
         let done =
             |what: &'static str| debug!(seconds = phase.elapsed().as_secs_f64(), "{what} written");
 
-        files.push(self.write_terms()?);
-        done("terms");
         files.push(self.write_titles()?);
         files.push(self.write_ids()?);
         done("titles and ids");
+        files.push(self.write_terms()?);
+        done("terms");
         let titles = Lexicon::open(
             open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
             FileKind::Titles,
@@ -1047,11 +1047,25 @@ impl IndexWriter {
             self.options.term_block_size as usize,
         )?;
         // Postings stream straight from the merge into the file: nothing is
-        // held per term, so a term in every sentence costs no memory.
+        // held per term, so a term in every sentence costs no memory. Each
+        // article is written as its row in `ids.tbl` (dense, so the gaps are
+        // small), found by galloping from the term's previous row.
+        let ids_path = self.build_dir.join(IDS_FILE);
+        let ids = Table::open(
+            open(&ids_path, Access::Mmap)?,
+            FileKind::Ids,
+            ID_ROW_LEN,
+            None,
+        )?;
         while let Some(stem) = merge.next_term()? {
             writer.start_term(&stem)?;
-            while let Some((id, sentence)) = merge.next_posting()? {
-                writer.add(id, sentence)?;
+            let mut from = 0;
+            while let Some((id, sentences)) = merge.next_posting()? {
+                let row = ids.find_id_from(id, from).ok_or_else(|| {
+                    Error::corrupt(&ids_path, format!("no row for article {id} of a posting"))
+                })?;
+                writer.add(row as u64, sentences)?;
+                from = row + 1;
             }
         }
         self.counts.terms = writer.n_terms();
