@@ -39,7 +39,7 @@ const RUN_BUFFER: usize = 64 << 10;
 /// FxHash (rustc's hasher): the table's order never reaches the output (runs
 /// are sorted), so a fast, unkeyed hash is fine.
 #[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {

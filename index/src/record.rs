@@ -151,14 +151,17 @@ impl EncodedRecord {
 }
 
 /// Serde of a byte vector as bytes (not as a sequence of numbers).
-mod bytes {
+pub(crate) mod bytes {
     use serde::{Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytes)
+    pub(crate) fn serialize<S: Serializer, T: AsRef<[u8]>>(
+        bytes: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes.as_ref())
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<u8>, D::Error> {
         struct Visitor;

@@ -15,7 +15,9 @@ use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::footer::{FileKind, FileWriter, crc32, put_varint};
-use crate::lexicon::{Lexicon, LexiconWriter, for_each_token_prefix_match};
+use crate::lexicon::{
+    Lexicon, LexiconWriter, TokenState, continue_token_prefix_match, walk_first_token,
+};
 use crate::manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, Manifest, sync_dir};
 use crate::postings::PostingsBuffer;
 use crate::record::{ArticleRecord, EncodedRecord};
@@ -267,38 +269,23 @@ impl<'a> FlatWords<'a> {
         }
         Ok(())
     }
-
-    /// Word `i` (checked offsets).
-    fn word(&self, i: usize) -> &'a str {
-        let start = if i == 0 { 0 } else { self.word_ends[i - 1] } as usize;
-        &self.text[start..self.word_ends[i] as usize]
-    }
-
-    /// The words of sentence `i` (checked offsets).
-    fn sentence(&self, i: usize) -> impl Iterator<Item = &'a str> + '_ {
-        let start = if i == 0 { 0 } else { self.sentence_ends[i - 1] } as usize;
-        (start..self.sentence_ends[i] as usize).map(|w| self.word(w))
-    }
 }
 
-/// [`FlatWords`] of one word per sentence encoded as the `Vec<String>` of the
-/// sentences (the text log's item type).
-struct SentenceTexts<'a>(FlatWords<'a>);
+/// An article's folded sentences as the text log holds them: the texts back
+/// to back and the end of each.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FoldedTexts {
+    #[serde(with = "crate::record::bytes")]
+    text: Vec<u8>,
+    ends: Vec<u32>,
+}
 
-impl serde::Serialize for SentenceTexts<'_> {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let n = self.0.n_sentences();
-        let mut seq = serializer.serialize_seq(Some(n))?;
-        for i in 0..n {
-            let text: &str = self.0.sentence(i).next().unwrap_or_default();
-            seq.serialize_element(text)?;
-        }
-        seq.end()
-    }
+/// [`FoldedTexts`], borrowed, for writing.
+#[derive(serde::Serialize)]
+struct FoldedTextsRef<'a> {
+    #[serde(serialize_with = "crate::record::bytes::serialize")]
+    text: &'a [u8],
+    ends: &'a [u32],
 }
 
 /// An article's distinct stems, each with the number of its sentences holding
@@ -525,7 +512,7 @@ pub struct IndexWriter {
     ids: Sorter<(u64, u64, u32, u32, u32, u32)>,
     postings: Option<PostingsBuffer>,
     anchors: Option<Log<ArticleAnchors>>,
-    texts: Option<Log<Vec<String>>>,
+    texts: Option<Log<FoldedTexts>>,
     counts: Counts,
     spill_runs: u64,
     dictionary_sample: usize,
@@ -634,11 +621,23 @@ impl IndexWriter {
             }
             counter.end_sentence();
         }
+        let text = input.folded_sentences.concat();
+        let ends: Vec<u32> = input
+            .folded_sentences
+            .iter()
+            .scan(0u32, |end, sentence| {
+                *end += sentence.len() as u32;
+                Some(*end)
+            })
+            .collect();
         self.add_article_with(
             EncodedRecord::new(input.record)?,
             input.title_key,
             counter.terms(),
-            (input.folded_sentences.len(), &input.folded_sentences),
+            FoldedTextsRef {
+                text: text.as_bytes(),
+                ends: &ends,
+            },
             input.anchors,
         )
     }
@@ -668,24 +667,26 @@ impl IndexWriter {
             input.record,
             input.title_key,
             input.terms,
-            (folded.n_sentences(), &SentenceTexts(folded)),
+            FoldedTextsRef {
+                text: folded.text.as_bytes(),
+                ends: folded.word_ends,
+            },
             input.anchors,
         )
     }
 
-    /// The body of `add_article*`: `folded` is the number of folded sentences
-    /// and what encodes as their `Vec<String>`.
-    fn add_article_with<S: serde::Serialize + ?Sized>(
+    /// The body of `add_article*`.
+    fn add_article_with(
         &mut self,
         record: EncodedRecord,
         title_key: &str,
         terms: TermCounts<'_>,
-        folded: (usize, &S),
+        folded: FoldedTextsRef<'_>,
         anchors: &[(String, String)],
     ) -> Result<()> {
         let n_sentences = record.sentence_count();
         let id = record.id();
-        check_len(id, "folded_sentences", folded.0, n_sentences)?;
+        check_len(id, "folded_sentences", folded.ends.len(), n_sentences)?;
         terms.check(id, n_sentences)?;
         let (record_sentences, record_links) = (record.n_sentences(), record.n_links());
         let encoded = record.into_bytes();
@@ -717,7 +718,7 @@ impl IndexWriter {
         if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
             anchor_log.push_as(&(id, anchors))?;
-            texts.push_as(folded.1)?;
+            texts.push_as(&folded)?;
         }
         self.place_record(PendingRecord {
             shard,
@@ -1358,7 +1359,7 @@ impl IndexWriter {
         // Articles are read in chunks of about OCCURRENCE_CHUNK_BYTES of text,
         // each chunk scanned by `threads` threads; the items are sorted by the
         // sorter, so the split does not change the output.
-        let mut chunk: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        let mut chunk: Vec<(FoldedTexts, Vec<String>)> = Vec::new();
         let mut chunk_bytes = 0usize;
         loop {
             let next = texts.next_item()?;
@@ -1367,7 +1368,7 @@ impl IndexWriter {
                 let names = anchor_names.next_item()?.ok_or_else(|| {
                     Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
                 })?;
-                chunk_bytes += sentences.iter().map(String::len).sum::<usize>();
+                chunk_bytes += sentences.text.len();
                 chunk.push((sentences, names));
             }
             if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
@@ -1480,30 +1481,28 @@ fn with_path(error: Error, path: &Path) -> Error {
 /// The (alias ordinal, anchored) items of a chunk of articles, each article's
 /// `(folded sentences, anchor names)`, scanned by up to `threads` threads.
 fn chunk_occurrences(
-    chunk: &[(Vec<String>, Vec<String>)],
+    chunk: &[(FoldedTexts, Vec<String>)],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
     threads: usize,
 ) -> Vec<(u64, bool)> {
     let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
+    let scan = |part: &[(FoldedTexts, Vec<String>)]| {
+        // Each distinct token's walk from the root is done once per part.
+        let mut memo = FirstTokens::default();
+        part.iter()
+            .flat_map(|(sentences, names)| {
+                article_occurrences(sentences, names, set, max_tokens, &mut memo)
+            })
+            .collect::<Vec<_>>()
+    };
     if chunk.len() <= per_thread {
-        return chunk
-            .iter()
-            .flat_map(|(sentences, names)| article_occurrences(sentences, names, set, max_tokens))
-            .collect();
+        return scan(chunk);
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunk
             .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .flat_map(|(sentences, names)| {
-                            article_occurrences(sentences, names, set, max_tokens)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || scan(part)))
             .collect();
         handles
             .into_iter()
@@ -1516,33 +1515,50 @@ fn chunk_occurrences(
     })
 }
 
+/// Tokens already walked from the alias set's root, with where they led.
+type FirstTokens<'t> = std::collections::HashMap<
+    &'t [u8],
+    Option<TokenState>,
+    std::hash::BuildHasherDefault<crate::postings::FxHasher>,
+>;
+
 /// One article's (alias ordinal, anchored) items: every alias of `set` found
 /// as a token n-gram of its sentences or among its anchor names, once,
 /// anchored if any occurrence was an anchor.
-fn article_occurrences(
-    sentences: &[String],
+fn article_occurrences<'t>(
+    sentences: &'t FoldedTexts,
     names: &[String],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
+    memo: &mut FirstTokens<'t>,
 ) -> Vec<(u64, bool)> {
     let mut found: Vec<(u64, bool)> = Vec::new();
     // One token buffer for all the sentences; matches go straight to `found`.
-    let mut tokens: Vec<&str> = Vec::new();
-    for sentence in sentences {
-        // `split(' ')` by hand: a byte scan beats its searcher on short words.
+    let mut tokens: Vec<&[u8]> = Vec::new();
+    let mut start = 0usize;
+    for &end in &sentences.ends {
+        // The log is written by this writer; a damaged one gives no matches
+        // rather than a panic.
+        let sentence = sentences.text.get(start..end as usize).unwrap_or_default();
+        start = end as usize;
         tokens.clear();
-        let mut word_start = 0;
-        for (i, &byte) in sentence.as_bytes().iter().enumerate() {
-            if byte == b' ' {
-                tokens.push(&sentence[word_start..i]);
-                word_start = i + 1;
+        tokens.extend(sentence.split(|&byte| byte == b' '));
+        for (start, token) in tokens.iter().enumerate() {
+            let state = *memo
+                .entry(token)
+                .or_insert_with(|| walk_first_token(set, token));
+            if let Some(state) = state {
+                continue_token_prefix_match(
+                    set,
+                    &tokens,
+                    start,
+                    max_tokens,
+                    state,
+                    |_, ordinal| {
+                        found.push((ordinal, false));
+                    },
+                );
             }
-        }
-        tokens.push(&sentence[word_start..]);
-        for start in 0..tokens.len() {
-            for_each_token_prefix_match(set, &tokens, start, max_tokens, |_, ordinal| {
-                found.push((ordinal, false));
-            });
         }
     }
     found.extend(
