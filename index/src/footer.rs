@@ -20,7 +20,7 @@ use crate::storage::Storage;
 /// The format version of an index directory (its `manifest.json`) that this
 /// release writes and reads; bumped whenever any file's layout changes. Each
 /// file also carries its own kind's version ([`FileKind::version`]).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Length of the header (magic + version).
 pub(crate) const HEADER_LEN: u64 = 12;
 /// Length of the footer (crc + tag).
@@ -60,9 +60,9 @@ impl FileKind {
     /// bumped when the kind's layout changes.
     pub(crate) fn version(self) -> u32 {
         match self {
-            FileKind::Terms => 2,
-            FileKind::Shard
-            | FileKind::Titles
+            FileKind::Terms => 3,
+            FileKind::Shard => 2,
+            FileKind::Titles
             | FileKind::Redirects
             | FileKind::Aliases
             | FileKind::RedirectsIn

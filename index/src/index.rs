@@ -478,7 +478,17 @@ impl Index {
     /// `k1 = 1.2`, `tf` the number of the article's sentences holding the stem
     /// and `idf = ln(1 + (N - df + 0.5) / (df + 0.5))`, plus `0.1 * ln(1 + in-links)`.
     /// Ties go to the smaller id.
-    pub fn search(&self, stems: &[String], limit: usize) -> Result<Vec<Hit>> {
+    ///
+    /// The index keeps which articles hold a stem, not which sentences: each
+    /// hit's sentence is found by stemming its article's sentences again with
+    /// `sentence_stems`, which must give a sentence's text the stems the
+    /// index was built with.
+    pub fn search(
+        &self,
+        stems: &[String],
+        limit: usize,
+        mut sentence_stems: impl FnMut(&str) -> Vec<String>,
+    ) -> Result<Vec<Hit>> {
         let mut stems: Vec<&String> = stems.iter().collect();
         stems.sort();
         stems.dedup();
@@ -490,7 +500,7 @@ impl Index {
             Terms::open(self.open_file(entry)?, Some(entry.crc32))
         })?;
         let mut lists = Vec::with_capacity(stems.len());
-        for stem in stems {
+        for stem in &stems {
             match terms.postings(stem.as_bytes())? {
                 Some(list) => lists.push(list),
                 None => return Ok(Vec::new()),
@@ -502,44 +512,46 @@ impl Index {
             .iter()
             .map(|l| (1.0 + (n_docs - l.len() as f64 + 0.5) / (l.len() as f64 + 0.5)).ln())
             .collect();
+        let (ids, inlinks) = (self.ids()?, self.inlinks_table()?);
         let mut cursors = vec![0usize; lists.len()];
         let mut hits = Vec::new();
-        'candidates: for (id, first_sentences) in &lists[0] {
-            let mut per_stem: Vec<&[u32]> = vec![first_sentences];
+        // Postings name articles by their row in `ids.tbl`.
+        'candidates: for &(row, first_tf) in &lists[0] {
+            let mut tfs: Vec<u32> = vec![first_tf];
             for (list, cursor) in lists.iter().zip(cursors.iter_mut()).skip(1) {
-                while *cursor < list.len() && list[*cursor].0 < *id {
+                while *cursor < list.len() && list[*cursor].0 < row {
                     *cursor += 1;
                 }
                 match list.get(*cursor) {
-                    Some((other, sentences)) if other == id => per_stem.push(sentences),
+                    Some(&(other, tf)) if other == row => tfs.push(tf),
                     _ => continue 'candidates,
                 }
             }
             let mut score = 0.0;
-            for (sentences, idf) in per_stem.iter().zip(&idfs) {
-                let tf = sentences.len() as f64;
+            for (&tf, idf) in tfs.iter().zip(&idfs) {
+                let tf = f64::from(tf);
                 score += idf * tf * 2.2 / (tf + 1.2);
             }
-            score += 0.1 * (1.0 + f64::from(self.inlinks(*id)?)).ln();
-            let mut all: Vec<u32> = per_stem.iter().flat_map(|s| s.iter().copied()).collect();
-            all.sort_unstable();
-            let (mut best, mut best_count, mut i) = (all[0], 0, 0);
-            while i < all.len() {
-                let j = all[i..].iter().take_while(|&&s| s == all[i]).count();
-                if j > best_count {
-                    best = all[i];
-                    best_count = j;
-                }
-                i += j;
-            }
+            let row = usize::try_from(row)
+                .ok()
+                .filter(|&row| row < ids.len() && row < inlinks.len())
+                .ok_or_else(|| {
+                    Error::corrupt(terms.path(), format!("posting of a missing row {row}"))
+                })?;
+            score += 0.1 * (1.0 + f64::from(inlinks.u32_row(row))).ln();
             hits.push(Hit {
-                id: *id,
-                sentence: best,
+                id: ids.id_row(row).id,
+                sentence: 0,
                 score: score as f32,
             });
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         hits.truncate(limit);
+        for hit in &mut hits {
+            if let Some(article) = self.article(hit.id)? {
+                hit.sentence = best_sentence(&article, &stems, &mut sentence_stems);
+            }
+        }
         Ok(hits)
     }
 
@@ -757,6 +769,32 @@ impl SplitMix64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+}
+
+/// The ordinal of the first sentence of `article` holding the most of `stems`
+/// (sorted, distinct), as `sentence_stems` stems it.
+fn best_sentence(
+    article: &ArticleRecord,
+    stems: &[&String],
+    sentence_stems: &mut impl FnMut(&str) -> Vec<String>,
+) -> u32 {
+    let (mut best, mut best_count) = (0u32, 0usize);
+    for (ordinal, sentence) in (0u32..).zip(article.sentences()) {
+        let mut found = sentence_stems(&sentence.text);
+        found.sort_unstable();
+        found.dedup();
+        let count = stems
+            .iter()
+            .filter(|stem| found.binary_search(**stem).is_ok())
+            .count();
+        if count > best_count {
+            (best, best_count) = (ordinal, count);
+            if count == stems.len() {
+                break;
+            }
+        }
+    }
+    best
 }
 
 #[cfg(test)]

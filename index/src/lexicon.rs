@@ -298,32 +298,77 @@ pub(crate) fn token_prefix_matches<D: AsRef<[u8]>>(
 
 /// Calls `f(end, value)` for each match [`token_prefix_matches`] returns, in
 /// the same order, without collecting them.
-pub(crate) fn for_each_token_prefix_match<D: AsRef<[u8]>>(
+pub(crate) fn for_each_token_prefix_match<D: AsRef<[u8]>, T: AsRef<[u8]>>(
     map: &fst::Map<D>,
-    tokens: &[&str],
+    tokens: &[T],
     start: usize,
     max_tokens: usize,
-    mut f: impl FnMut(usize, u64),
+    f: impl FnMut(usize, u64),
 ) {
+    let Some(first) = tokens.get(start) else {
+        return;
+    };
+    if let Some(state) = walk_first_token(map, first.as_ref()) {
+        continue_token_prefix_match(map, tokens, start, max_tokens, state, f);
+    }
+}
+
+/// Where a key's walk stands after one token: (node address, output so far).
+pub(crate) type TokenState = (fst::raw::CompiledAddr, u64);
+
+/// The state after walking `token` from the root, or `None` when no key
+/// starts with it (or it is empty). Depends only on the token, so callers
+/// scanning much text may remember it per distinct token.
+pub(crate) fn walk_first_token<D: AsRef<[u8]>>(
+    map: &fst::Map<D>,
+    token: &[u8],
+) -> Option<TokenState> {
+    if token.is_empty() {
+        return None;
+    }
     let fst = map.as_fst();
     let mut node = fst.root();
     let mut output = fst::raw::Output::zero();
+    for &byte in token {
+        let i = node.find_input(byte)?;
+        let transition = node.transition(i);
+        output = output.cat(transition.out);
+        node = fst.node(transition.addr);
+    }
+    Some((node.addr(), output.value()))
+}
+
+/// [`for_each_token_prefix_match`] from the state `walk_first_token` gave
+/// for `tokens[start]`.
+pub(crate) fn continue_token_prefix_match<D: AsRef<[u8]>, T: AsRef<[u8]>>(
+    map: &fst::Map<D>,
+    tokens: &[T],
+    start: usize,
+    max_tokens: usize,
+    state: TokenState,
+    mut f: impl FnMut(usize, u64),
+) {
+    let fst = map.as_fst();
+    let mut node = fst.node(state.0);
+    let mut output = fst::raw::Output::new(state.1);
+    if node.is_final() {
+        f(start + 1, output.cat(node.final_output()).value());
+    }
     let end_limit = tokens.len().min(start.saturating_add(max_tokens));
-    'tokens: for (end, token) in tokens.iter().enumerate().take(end_limit).skip(start) {
-        if end > start {
-            match node.find_input(b' ') {
-                Some(i) => {
-                    let transition = node.transition(i);
-                    output = output.cat(transition.out);
-                    node = fst.node(transition.addr);
-                }
-                None => break,
+    'tokens: for (end, token) in tokens.iter().enumerate().take(end_limit).skip(start + 1) {
+        match node.find_input(b' ') {
+            Some(i) => {
+                let transition = node.transition(i);
+                output = output.cat(transition.out);
+                node = fst.node(transition.addr);
             }
+            None => break,
         }
+        let token = token.as_ref();
         if token.is_empty() {
             break;
         }
-        for &byte in token.as_bytes() {
+        for &byte in token {
             match node.find_input(byte) {
                 Some(i) => {
                     let transition = node.transition(i);

@@ -46,7 +46,12 @@
 //! let index = Index::open(&path)?;
 //! assert_eq!(index.title("lady lovelace")?, Some(7));
 //! assert_eq!(index.article(7)?.unwrap().title, "Ada Lovelace");
-//! assert_eq!(index.search(&["mathematician".into()], 10)?[0].id, 7);
+//! let stem = |text: &str| -> Vec<String> {
+//!     text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+//!         .map(|w| w.strip_suffix('e').unwrap_or(w).to_string()).collect()
+//! };
+//! let hits = index.search(&["mathematician".into()], 10, stem)?;
+//! assert_eq!((hits[0].id, hits[0].sentence), (7, 0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
@@ -71,8 +76,9 @@ pub use error::{Error, Result};
 pub use footer::FORMAT_VERSION;
 pub use index::{Candidate, Hit, Index, Mention, OpenOptions, RandomFilter, Stats, VerifyReport};
 pub use manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, MANIFEST_FILE, Manifest};
-pub use record::{ArticleRecord, LinkRecord, SectionRecord, SentenceRecord};
+pub use record::{ArticleRecord, EncodedRecord, LinkRecord, SectionRecord, SentenceRecord};
 pub use shard::Shard;
 pub use writer::{
     ArticleInput, BuildSummary, FlatArticleInput, FlatWords, IndexBuilder, IndexWriter,
+    TermCounter, TermCounts,
 };

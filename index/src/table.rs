@@ -148,6 +148,38 @@ impl Table {
         None
     }
 
+    /// [`Table::find_id`] among the rows from `from` on, galloping from
+    /// there (cheap when `id` is a few rows after `from`).
+    pub(crate) fn find_id_from(&self, id: u64, from: usize) -> Option<usize> {
+        let id_at =
+            |row: usize| u64::from_le_bytes(self.row(row)[0..8].try_into().expect("8 bytes"));
+        let n = self.len();
+        let (mut lo, mut step) = (from, 1usize);
+        let mut hi = loop {
+            let probe = lo.saturating_add(step - 1);
+            if probe >= n {
+                break n;
+            }
+            match id_at(probe).cmp(&id) {
+                std::cmp::Ordering::Less => {
+                    lo = probe + 1;
+                    step = step.saturating_mul(2);
+                }
+                std::cmp::Ordering::Equal => return Some(probe),
+                std::cmp::Ordering::Greater => break probe,
+            }
+        };
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match id_at(mid).cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
     /// Row `index` of a `u32` table.
     pub(crate) fn u32_row(&self, index: usize) -> u32 {
         debug_assert_eq!(self.row_len, 4);
@@ -159,6 +191,40 @@ impl Table {
 mod tests {
     use super::*;
     use crate::storage::{Access, open};
+
+    #[test]
+    fn galloping_search_finds_every_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.tbl");
+        let mut writer = TableWriter::create(&path, FileKind::Ids).unwrap();
+        let ids: Vec<u64> = (0..300u64).map(|i| 2 * i * i + 5).collect();
+        for &id in &ids {
+            let row = IdRow {
+                id,
+                shard: 0,
+                ordinal: 0,
+                n_sentences: 0,
+                n_links: 0,
+            };
+            writer.push(&path, &row.encode()).unwrap();
+        }
+        writer.finish(&path).unwrap();
+        let table = Table::open(
+            open(&path, Access::Mmap).unwrap(),
+            FileKind::Ids,
+            ID_ROW_LEN,
+            None,
+        )
+        .unwrap();
+        for (row, &id) in ids.iter().enumerate() {
+            for from in [0, row / 2, row.saturating_sub(1), row] {
+                assert_eq!(table.find_id_from(id, from), Some(row));
+            }
+            assert_eq!(table.find_id_from(id + 1, 0), None);
+            assert_eq!(table.find_id_from(id, row + 1), None);
+        }
+        assert_eq!(table.find_id_from(0, 0), None);
+    }
 
     #[test]
     fn ids_table_round_trip() {

@@ -21,9 +21,11 @@
 //! blocks; every other block boundary falls between entries.
 //!
 //! The postings (the chunk payloads back to back) are, per article in id
-//! order: the id (varint; absolute for the first, then the gap minus one), the
-//! number of sentences minus one (varint) and the sentence ordinals (varint;
-//! absolute for the first, then the gap minus one).
+//! order: the article's row in `ids.tbl` (varint; absolute for the first,
+//! then the gap minus one) and
+//! the number of the article's sentences holding the stem, minus one (varint).
+//! Which sentences hold it is not stored: a search finds them again in the
+//! article's text.
 //!
 //! A lookup binary-searches the start keys for the last block whose first key
 //! is not above the stem, decompresses that block (its CRC checked first) and
@@ -51,12 +53,13 @@ const CHUNK_LEN: usize = 4 << 10;
 /// Longest stem accepted.
 const MAX_KEY_LEN: usize = 1 << 16;
 
-/// One term's postings: (article id, sentence ordinals) in id order.
-pub(crate) type Postings = Vec<(u64, Vec<u32>)>;
+/// One term's postings: (article id, number of sentences holding the term)
+/// in id order.
+pub(crate) type Postings = Vec<(u64, u32)>;
 
 /// Streams `terms.lex`: `start_term`, any number of `add`, then the next
-/// `start_term` or `finish`. Memory: one block, one chunk and one article's
-/// sentences, whatever the list lengths.
+/// `start_term` or `finish`. Memory: one block and one chunk, whatever the
+/// list lengths.
 pub(crate) struct TermsWriter {
     path: PathBuf,
     out: FileWriter<BufWriter<File>>,
@@ -75,7 +78,6 @@ pub(crate) struct TermsWriter {
     chunk: Vec<u8>,
     // the term being written
     last_id: Option<u64>,
-    doc: Option<(u64, Vec<u32>)>,
     n_terms: u64,
     n_postings: u64,
 }
@@ -107,7 +109,6 @@ impl TermsWriter {
             in_term: false,
             chunk: Vec::new(),
             last_id: None,
-            doc: None,
             n_terms: 0,
             n_postings: 0,
         })
@@ -166,53 +167,24 @@ impl TermsWriter {
         Ok(())
     }
 
-    /// Adds the posting (article `id`, `sentence`) to the current term; pairs
-    /// must arrive in ascending order (repeats are ignored).
-    pub(crate) fn add(&mut self, id: u64, sentence: u32) -> Result<()> {
+    /// Adds the posting (article `id`, held by `sentences` of its sentences)
+    /// to the current term; ids must arrive in ascending order and
+    /// `sentences` must not be 0.
+    pub(crate) fn add(&mut self, id: u64, sentences: u32) -> Result<()> {
         if !self.in_term {
             return Err(Error::invalid("posting added before any term"));
         }
-        match &mut self.doc {
-            Some((doc_id, sentences)) if *doc_id == id => {
-                match sentences.last() {
-                    Some(&last) if last == sentence => return Ok(()),
-                    Some(&last) if last > sentence => {
-                        return Err(Error::invalid("postings out of order"));
-                    }
-                    _ => {}
-                }
-                sentences.push(sentence);
-            }
-            Some((doc_id, _)) if *doc_id > id => {
-                return Err(Error::invalid("postings out of order"));
-            }
-            _ => {
-                self.end_doc()?;
-                self.doc = Some((id, vec![sentence]));
-            }
+        if sentences == 0 {
+            return Err(Error::invalid("posting with no sentence"));
         }
-        self.n_postings += 1;
-        Ok(())
-    }
-
-    fn end_doc(&mut self) -> Result<()> {
-        let Some((id, sentences)) = self.doc.take() else {
-            return Ok(());
-        };
         match self.last_id {
             None => put_varint(&mut self.chunk, id),
-            Some(last) => put_varint(&mut self.chunk, id - last - 1),
+            Some(last) if last < id => put_varint(&mut self.chunk, id - last - 1),
+            Some(_) => return Err(Error::invalid("postings out of order")),
         }
         self.last_id = Some(id);
-        put_varint(&mut self.chunk, sentences.len() as u64 - 1);
-        let mut last = None;
-        for sentence in sentences {
-            match last {
-                None => put_varint(&mut self.chunk, u64::from(sentence)),
-                Some(l) => put_varint(&mut self.chunk, u64::from(sentence - l - 1)),
-            }
-            last = Some(sentence);
-        }
+        put_varint(&mut self.chunk, u64::from(sentences - 1));
+        self.n_postings += 1;
         if self.chunk.len() >= CHUNK_LEN {
             self.emit_chunk(false)?;
         }
@@ -236,7 +208,6 @@ impl TermsWriter {
         if !self.in_term {
             return Ok(());
         }
-        self.end_doc()?;
         self.emit_chunk(true)?;
         self.in_term = false;
         Ok(())
@@ -279,7 +250,7 @@ impl TermsWriter {
         self.n_terms
     }
 
-    /// Number of distinct (article, sentence) postings added.
+    /// Number of (term, article) postings added.
     pub(crate) fn n_postings(&self) -> u64 {
         self.n_postings
     }
@@ -385,7 +356,7 @@ impl Terms {
         })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.storage.path()
     }
 
@@ -518,25 +489,10 @@ pub(crate) fn decode_postings(bytes: &[u8], path: &Path) -> Result<Postings> {
                 .ok_or_else(corrupt)?,
         };
         last_id = Some(id);
-        let n = reader.varint()?.checked_add(1).ok_or_else(corrupt)?;
-        // Every ordinal takes at least a byte.
-        if n > reader.remaining() as u64 {
-            return Err(corrupt());
-        }
-        let mut sentences = Vec::with_capacity(n as usize);
-        let mut last: Option<u32> = None;
-        for _ in 0..n {
-            let value = u32::try_from(reader.varint()?).map_err(|_| corrupt())?;
-            let sentence = match last {
-                None => value,
-                Some(l) => l
-                    .checked_add(value)
-                    .and_then(|x| x.checked_add(1))
-                    .ok_or_else(corrupt)?,
-            };
-            last = Some(sentence);
-            sentences.push(sentence);
-        }
+        let sentences = u32::try_from(reader.varint()?)
+            .ok()
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(corrupt)?;
         docs.push((id, sentences));
     }
     Ok(docs)
@@ -551,11 +507,8 @@ mod tests {
         let mut writer = TermsWriter::create(path, 3, block_size).unwrap();
         for (key, postings) in terms {
             writer.start_term(key.as_bytes()).unwrap();
-            for (id, sentences) in postings {
-                for &s in sentences {
-                    writer.add(*id, s).unwrap();
-                    writer.add(*id, s).unwrap();
-                }
+            for &(id, sentences) in postings {
+                writer.add(id, sentences).unwrap();
             }
         }
         let (size, crc, n) = writer.finish().unwrap();
@@ -568,21 +521,14 @@ mod tests {
         for i in 0..600u64 {
             let key = format!("t{:04}{}", i * 7 % 1000, "x".repeat((i % 5) as usize));
             let docs = (0..(i % 9 + 1))
-                .map(|d| {
-                    (
-                        d * 1000 + i,
-                        (0..(d % 4 + 1) as u32).map(|s| s * 3 + 1).collect(),
-                    )
-                })
+                .map(|d| (d * 1000 + i, (d % 4 + 1) as u32 * 3))
                 .collect();
             terms.push((key, docs));
         }
         // A list long enough to run over many chunks and blocks.
         terms.push((
             "zz-long".to_string(),
-            (0..20_000u64)
-                .map(|d| (d * 3, vec![0, 5, 1 << 20]))
-                .collect(),
+            (0..20_000u64).map(|d| (d * 3, 1 << 20)).collect(),
         ));
         terms.sort();
         terms.dedup_by(|a, b| a.0 == b.0);
@@ -625,6 +571,7 @@ mod tests {
         let mut writer = TermsWriter::create(&path, 3, 100).unwrap();
         assert!(writer.add(1, 1).is_err());
         writer.start_term(b"b").unwrap();
+        assert!(writer.add(4, 0).is_err());
         writer.add(5, 2).unwrap();
         assert!(writer.add(5, 1).is_err());
         assert!(writer.add(4, 9).is_err());
@@ -664,12 +611,12 @@ mod tests {
     fn malformed_postings_are_errors() {
         let path = Path::new("p");
         assert!(decode_postings(&[5], path).is_err());
-        assert!(decode_postings(&[5, 3, 0], path).is_err());
         assert!(decode_postings(&[0xff], path).is_err());
+        assert!(decode_postings(&[5, 0xff, 0xff, 0xff, 0xff, 0x0f], path).is_err());
         assert_eq!(decode_postings(&[], path).unwrap(), vec![]);
         assert_eq!(
-            decode_postings(&[5, 1, 2, 0, 0, 0, 7], path).unwrap(),
-            vec![(5, vec![2, 3]), (6, vec![7])]
+            decode_postings(&[5, 1, 0, 6], path).unwrap(),
+            vec![(5, 2), (6, 7)]
         );
     }
 }

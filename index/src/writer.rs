@@ -15,10 +15,12 @@ use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::footer::{FileKind, FileWriter, crc32, put_varint};
-use crate::lexicon::{Lexicon, LexiconWriter, for_each_token_prefix_match};
+use crate::lexicon::{
+    Lexicon, LexiconWriter, TokenState, continue_token_prefix_match, walk_first_token,
+};
 use crate::manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, Manifest, sync_dir};
 use crate::postings::PostingsBuffer;
-use crate::record::ArticleRecord;
+use crate::record::{ArticleRecord, EncodedRecord};
 use crate::shard::ShardWriter;
 use crate::spill::{Log, Sorter};
 use crate::storage::{Access, Bytes, open};
@@ -267,51 +269,199 @@ impl<'a> FlatWords<'a> {
         }
         Ok(())
     }
+}
 
-    /// Word `i` (checked offsets).
-    fn word(&self, i: usize) -> &'a str {
-        let start = if i == 0 { 0 } else { self.word_ends[i - 1] } as usize;
-        &self.text[start..self.word_ends[i] as usize]
+/// An article's folded sentences as the text log holds them: the texts back
+/// to back and the end of each.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FoldedTexts {
+    #[serde(with = "crate::record::bytes")]
+    text: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+/// [`FoldedTexts`], borrowed, for writing.
+#[derive(serde::Serialize)]
+struct FoldedTextsRef<'a> {
+    #[serde(serialize_with = "crate::record::bytes::serialize")]
+    text: &'a [u8],
+    ends: &'a [u32],
+}
+
+/// An article's distinct stems, each with the number of its sentences holding
+/// it: what the index keeps of the stems (see [`TermCounter`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TermCounts<'a> {
+    /// The distinct stems back to back, without separators.
+    pub text: &'a str,
+    /// The end offset of each stem in `text`, ascending.
+    pub ends: &'a [u32],
+    /// Per stem, the number of the article's sentences holding it (at least 1).
+    pub sentences: &'a [u32],
+}
+
+impl TermCounts<'_> {
+    /// Checks that the offsets are ascending, in range and on character
+    /// boundaries and that every count is in `1..=n_sentences`.
+    fn check(&self, id: u64, n_sentences: usize) -> Result<()> {
+        let bad = |why: &str| Err(Error::invalid(format!("article {id}: terms {why}")));
+        if self.ends.len() != self.sentences.len() {
+            return bad("have not one count per stem");
+        }
+        let mut start = 0u32;
+        for &end in self.ends {
+            if end < start || !self.text.is_char_boundary(end as usize) {
+                return bad("have a stem end out of order or inside a character");
+            }
+            start = end;
+        }
+        if start as usize != self.text.len() {
+            return bad("have text after their last stem");
+        }
+        if self
+            .sentences
+            .iter()
+            .any(|&n| n == 0 || n as usize > n_sentences)
+        {
+            return bad("have a count of 0 or above the number of sentences");
+        }
+        Ok(())
     }
 
-    /// The words of sentence `i` (checked offsets).
-    fn sentence(&self, i: usize) -> impl Iterator<Item = &'a str> + '_ {
-        let start = if i == 0 { 0 } else { self.sentence_ends[i - 1] } as usize;
-        (start..self.sentence_ends[i] as usize).map(|w| self.word(w))
+    /// The (stem, count) pairs (checked offsets).
+    fn iter(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends)
+            .zip(self.sentences)
+            .map(|((start, &end), &n)| (&self.text[start as usize..end as usize], n))
     }
 }
 
-/// [`FlatWords`] of one word per sentence encoded as the `Vec<String>` of the
-/// sentences (the text log's item type).
-struct SentenceTexts<'a>(FlatWords<'a>);
+/// Counts, for one article at a time, in how many sentences each distinct
+/// stem occurs: [`TermCounter::add`] each stem of a sentence, then
+/// [`TermCounter::end_sentence`]. Stems are kept in order of first occurrence.
+///
+/// This is the per-word work of indexing; callers run it on their worker
+/// threads, so the writer only sees each distinct stem of an article once.
+#[derive(Clone, Debug, Default)]
+pub struct TermCounter {
+    text: String,
+    ends: Vec<u32>,
+    sentences: Vec<u32>,
+    /// The sentence (1-based) a stem was last counted in.
+    seen_in: Vec<u32>,
+    /// Open addressing: (upper 32 bits of the hash, stem index + 1), (_, 0) empty.
+    table: Vec<(u32, u32)>,
+    sentence: u32,
+}
 
-impl serde::Serialize for SentenceTexts<'_> {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let n = self.0.n_sentences();
-        let mut seq = serializer.serialize_seq(Some(n))?;
-        for i in 0..n {
-            let text: &str = self.0.sentence(i).next().unwrap_or_default();
-            seq.serialize_element(text)?;
+impl TermCounter {
+    /// An empty counter.
+    pub fn new() -> TermCounter {
+        TermCounter::default()
+    }
+
+    /// Forgets every stem (keeping the allocations).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.sentences.clear();
+        self.seen_in.clear();
+        self.table.fill((0, 0));
+        self.sentence = 0;
+    }
+
+    fn stem(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    /// Counts `stem` in the current sentence (once, however often it occurs).
+    pub fn add(&mut self, stem: &str) {
+        if 2 * (self.ends.len() + 1) > self.table.len() {
+            self.grow();
         }
-        seq.end()
+        let sentence = self.sentence + 1;
+        let hash = crate::postings::fx_hash(stem.as_bytes());
+        let tag = (hash >> 32) as u32;
+        let mask = self.table.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            match self.table[at] {
+                (_, 0) => break,
+                (t, slot) if t == tag && self.stem(slot as usize - 1) == stem => {
+                    let i = slot as usize - 1;
+                    if self.seen_in[i] != sentence {
+                        self.seen_in[i] = sentence;
+                        self.sentences[i] += 1;
+                    }
+                    return;
+                }
+                _ => at = (at + 1) & mask,
+            }
+        }
+        self.text.push_str(stem);
+        self.ends.push(self.text.len() as u32);
+        self.sentences.push(1);
+        self.seen_in.push(sentence);
+        self.table[at] = (tag, self.ends.len() as u32);
+    }
+
+    /// Ends the current sentence.
+    pub fn end_sentence(&mut self) {
+        self.sentence += 1;
+    }
+
+    fn grow(&mut self) {
+        let len = (self.table.len() * 2).max(64);
+        self.table.clear();
+        self.table.resize(len, (0, 0));
+        let mask = len - 1;
+        for i in 0..self.ends.len() {
+            let hash = crate::postings::fx_hash(self.stem(i).as_bytes());
+            let mut at = hash as usize & mask;
+            while self.table[at].1 != 0 {
+                at = (at + 1) & mask;
+            }
+            self.table[at] = ((hash >> 32) as u32, i as u32 + 1);
+        }
+    }
+
+    /// The counted stems.
+    pub fn terms(&self) -> TermCounts<'_> {
+        TermCounts {
+            text: &self.text,
+            ends: &self.ends,
+            sentences: &self.sentences,
+        }
+    }
+
+    /// Takes the counted stems out as (text, ends, counts) and clears the counter.
+    pub fn take(&mut self) -> (String, Vec<u32>, Vec<u32>) {
+        let out = (
+            std::mem::take(&mut self.text),
+            std::mem::take(&mut self.ends),
+            std::mem::take(&mut self.sentences),
+        );
+        self.clear();
+        out
     }
 }
 
 /// One article as handed to [`IndexWriter::add_article_flat`]: the same as
-/// [`ArticleInput`], with the stems and folded sentences in flat buffers.
-#[derive(Clone, Copy, Debug)]
+/// [`ArticleInput`], with the record already encoded, the stems already
+/// counted and the folded sentences in a flat buffer.
+#[derive(Debug)]
 pub struct FlatArticleInput<'a> {
     /// The record to store.
-    pub record: &'a ArticleRecord,
+    pub record: EncodedRecord,
     /// The folded title.
     pub title_key: &'a str,
-    /// The stems, per sentence in document order (no sentences if the article
-    /// is not searchable), as in [`ArticleInput::sentence_stems`].
-    pub stems: FlatWords<'a>,
+    /// The distinct stems of the article's sentences with the number of
+    /// sentences holding each (empty if the article is not searchable), as a
+    /// [`TermCounter`] gives them for [`ArticleInput::sentence_stems`].
+    pub terms: TermCounts<'a>,
     /// The folded sentences as one word per sentence (`sentence_ends` is
     /// `1, 2, 3...`, or empty), as in [`ArticleInput::folded_sentences`].
     pub folded_sentences: FlatWords<'a>,
@@ -362,7 +512,7 @@ pub struct IndexWriter {
     ids: Sorter<(u64, u64, u32, u32, u32, u32)>,
     postings: Option<PostingsBuffer>,
     anchors: Option<Log<ArticleAnchors>>,
-    texts: Option<Log<Vec<String>>>,
+    texts: Option<Log<FoldedTexts>>,
     counts: Counts,
     spill_runs: u64,
     dictionary_sample: usize,
@@ -457,31 +607,50 @@ impl IndexWriter {
     /// `sentence_stems` or `folded_sentences` is neither empty nor one entry per
     /// sentence of the record; the writer stays usable.
     pub fn add_article(&mut self, input: ArticleInput<'_>) -> Result<()> {
+        let n_sentences = input.record.sentences().count();
+        check_len(
+            input.record.id,
+            "sentence_stems",
+            input.sentence_stems.len(),
+            n_sentences,
+        )?;
+        let mut counter = TermCounter::new();
+        for stems in input.sentence_stems {
+            for stem in stems {
+                counter.add(stem);
+            }
+            counter.end_sentence();
+        }
+        let text = input.folded_sentences.concat();
+        let ends: Vec<u32> = input
+            .folded_sentences
+            .iter()
+            .scan(0u32, |end, sentence| {
+                *end += sentence.len() as u32;
+                Some(*end)
+            })
+            .collect();
         self.add_article_with(
-            input.record,
+            EncodedRecord::new(input.record)?,
             input.title_key,
-            (input.sentence_stems.len(), input.folded_sentences.len()),
-            |postings, id| {
-                for (sentence, stems) in input.sentence_stems.iter().enumerate() {
-                    for stem in stems {
-                        postings.add(stem, id, sentence as u32);
-                    }
-                }
+            counter.terms(),
+            FoldedTextsRef {
+                text: text.as_bytes(),
+                ends: &ends,
             },
-            &input.folded_sentences,
             input.anchors,
         )
     }
 
-    /// Adds one article given with flat buffers; the index is byte-identical
-    /// to the one [`IndexWriter::add_article`] writes for the same article.
+    /// Adds one article given with counted terms and flat buffers; the index
+    /// is byte-identical to the one [`IndexWriter::add_article`] writes for
+    /// the same article.
     ///
     /// Errors with [`Error::InvalidInput`] (and adds nothing) as `add_article`
-    /// does, and when an offset is out of order or out of range, or a folded
-    /// sentence is not one word.
+    /// does, and when an offset is out of order or out of range, a count is 0
+    /// or above the number of sentences, or a folded sentence is not one word.
     pub fn add_article_flat(&mut self, input: FlatArticleInput<'_>) -> Result<()> {
-        let id = input.record.id;
-        input.stems.check("stems", id)?;
+        let id = input.record.id();
         let folded = input.folded_sentences;
         folded.check("folded_sentences", id)?;
         if folded
@@ -494,53 +663,33 @@ impl IndexWriter {
                 "article {id}: folded_sentences must hold one word per sentence"
             )));
         }
-        let stems = input.stems;
         self.add_article_with(
             input.record,
             input.title_key,
-            (stems.n_sentences(), folded.n_sentences()),
-            |postings, id| {
-                for sentence in 0..stems.n_sentences() {
-                    for stem in stems.sentence(sentence) {
-                        postings.add(stem, id, sentence as u32);
-                    }
-                }
+            input.terms,
+            FoldedTextsRef {
+                text: folded.text.as_bytes(),
+                ends: folded.word_ends,
             },
-            &SentenceTexts(folded),
             input.anchors,
         )
     }
 
-    /// The body of `add_article*`: `lens` are the numbers of stem and folded
-    /// sentences, `add_stems` feeds the postings, `folded` encodes as the
-    /// `Vec<String>` of folded sentences.
-    fn add_article_with<S: serde::Serialize + ?Sized>(
+    /// The body of `add_article*`.
+    fn add_article_with(
         &mut self,
-        record: &ArticleRecord,
+        record: EncodedRecord,
         title_key: &str,
-        lens: (usize, usize),
-        add_stems: impl FnOnce(&mut PostingsBuffer, u64),
-        folded: &S,
+        terms: TermCounts<'_>,
+        folded: FoldedTextsRef<'_>,
         anchors: &[(String, String)],
     ) -> Result<()> {
-        let n_sentences = record.sentences().count();
-        for (name, len) in [("sentence_stems", lens.0), ("folded_sentences", lens.1)] {
-            if len != 0 && len != n_sentences {
-                return Err(Error::invalid(format!(
-                    "article {}: {name} has {len} entries for {n_sentences} sentences",
-                    record.id
-                )));
-            }
-        }
-        let encoded = postcard::to_stdvec(record)
-            .map_err(|e| Error::invalid(format!("article {}: encoding failed: {e}", record.id)))?;
-        if encoded.len() > crate::block::MAX_BLOCK_LEN as usize {
-            return Err(Error::invalid(format!(
-                "article {}: record of {} bytes is too large",
-                record.id,
-                encoded.len()
-            )));
-        }
+        let n_sentences = record.sentence_count();
+        let id = record.id();
+        check_len(id, "folded_sentences", folded.ends.len(), n_sentences)?;
+        terms.check(id, n_sentences)?;
+        let (record_sentences, record_links) = (record.n_sentences(), record.n_links());
+        let encoded = record.into_bytes();
 
         let (shard, ordinal) = (self.next_shard, self.next_ordinal);
         self.shard_bytes += encoded.len() as u64;
@@ -552,30 +701,24 @@ impl IndexWriter {
         }
 
         self.seq += 1;
-        let id = record.id;
-        self.counts.sentences += u64::from(record.n_sentences);
+        self.counts.sentences += u64::from(record_sentences);
         self.titles
             .push((title_key.to_string(), self.seq, id), title_key.len())?;
         self.ids.push(
-            (
-                id,
-                self.seq,
-                shard,
-                ordinal,
-                record.n_sentences,
-                record.n_links,
-            ),
+            (id, self.seq, shard, ordinal, record_sentences, record_links),
             0,
         )?;
         if let Some(postings) = &mut self.postings {
-            add_stems(postings, id);
+            for (stem, count) in terms.iter() {
+                postings.add(stem, id, count);
+            }
             postings.end_article()?;
         }
         self.counts.links += anchors.len() as u64;
         if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
             anchor_log.push_as(&(id, anchors))?;
-            texts.push_as(folded)?;
+            texts.push_as(&folded)?;
         }
         self.place_record(PendingRecord {
             shard,
@@ -778,11 +921,11 @@ impl IndexWriter {
         let done =
             |what: &'static str| debug!(seconds = phase.elapsed().as_secs_f64(), "{what} written");
 
-        files.push(self.write_terms()?);
-        done("terms");
         files.push(self.write_titles()?);
         files.push(self.write_ids()?);
         done("titles and ids");
+        files.push(self.write_terms()?);
+        done("terms");
         let titles = Lexicon::open(
             open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
             FileKind::Titles,
@@ -905,11 +1048,25 @@ impl IndexWriter {
             self.options.term_block_size as usize,
         )?;
         // Postings stream straight from the merge into the file: nothing is
-        // held per term, so a term in every sentence costs no memory.
+        // held per term, so a term in every sentence costs no memory. Each
+        // article is written as its row in `ids.tbl` (dense, so the gaps are
+        // small), found by galloping from the term's previous row.
+        let ids_path = self.build_dir.join(IDS_FILE);
+        let ids = Table::open(
+            open(&ids_path, Access::Mmap)?,
+            FileKind::Ids,
+            ID_ROW_LEN,
+            None,
+        )?;
         while let Some(stem) = merge.next_term()? {
             writer.start_term(&stem)?;
-            while let Some((id, sentence)) = merge.next_posting()? {
-                writer.add(id, sentence)?;
+            let mut from = 0;
+            while let Some((id, sentences)) = merge.next_posting()? {
+                let row = ids.find_id_from(id, from).ok_or_else(|| {
+                    Error::corrupt(&ids_path, format!("no row for article {id} of a posting"))
+                })?;
+                writer.add(row as u64, sentences)?;
+                from = row + 1;
             }
         }
         self.counts.terms = writer.n_terms();
@@ -1202,7 +1359,7 @@ impl IndexWriter {
         // Articles are read in chunks of about OCCURRENCE_CHUNK_BYTES of text,
         // each chunk scanned by `threads` threads; the items are sorted by the
         // sorter, so the split does not change the output.
-        let mut chunk: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        let mut chunk: Vec<(FoldedTexts, Vec<String>)> = Vec::new();
         let mut chunk_bytes = 0usize;
         loop {
             let next = texts.next_item()?;
@@ -1211,7 +1368,7 @@ impl IndexWriter {
                 let names = anchor_names.next_item()?.ok_or_else(|| {
                     Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
                 })?;
-                chunk_bytes += sentences.iter().map(String::len).sum::<usize>();
+                chunk_bytes += sentences.text.len();
                 chunk.push((sentences, names));
             }
             if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
@@ -1324,30 +1481,28 @@ fn with_path(error: Error, path: &Path) -> Error {
 /// The (alias ordinal, anchored) items of a chunk of articles, each article's
 /// `(folded sentences, anchor names)`, scanned by up to `threads` threads.
 fn chunk_occurrences(
-    chunk: &[(Vec<String>, Vec<String>)],
+    chunk: &[(FoldedTexts, Vec<String>)],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
     threads: usize,
 ) -> Vec<(u64, bool)> {
     let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
+    let scan = |part: &[(FoldedTexts, Vec<String>)]| {
+        // Each distinct token's walk from the root is done once per part.
+        let mut memo = FirstTokens::default();
+        part.iter()
+            .flat_map(|(sentences, names)| {
+                article_occurrences(sentences, names, set, max_tokens, &mut memo)
+            })
+            .collect::<Vec<_>>()
+    };
     if chunk.len() <= per_thread {
-        return chunk
-            .iter()
-            .flat_map(|(sentences, names)| article_occurrences(sentences, names, set, max_tokens))
-            .collect();
+        return scan(chunk);
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunk
             .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .flat_map(|(sentences, names)| {
-                            article_occurrences(sentences, names, set, max_tokens)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || scan(part)))
             .collect();
         handles
             .into_iter()
@@ -1360,33 +1515,50 @@ fn chunk_occurrences(
     })
 }
 
+/// Tokens already walked from the alias set's root, with where they led.
+type FirstTokens<'t> = std::collections::HashMap<
+    &'t [u8],
+    Option<TokenState>,
+    std::hash::BuildHasherDefault<crate::postings::FxHasher>,
+>;
+
 /// One article's (alias ordinal, anchored) items: every alias of `set` found
 /// as a token n-gram of its sentences or among its anchor names, once,
 /// anchored if any occurrence was an anchor.
-fn article_occurrences(
-    sentences: &[String],
+fn article_occurrences<'t>(
+    sentences: &'t FoldedTexts,
     names: &[String],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
+    memo: &mut FirstTokens<'t>,
 ) -> Vec<(u64, bool)> {
     let mut found: Vec<(u64, bool)> = Vec::new();
     // One token buffer for all the sentences; matches go straight to `found`.
-    let mut tokens: Vec<&str> = Vec::new();
-    for sentence in sentences {
-        // `split(' ')` by hand: a byte scan beats its searcher on short words.
+    let mut tokens: Vec<&[u8]> = Vec::new();
+    let mut start = 0usize;
+    for &end in &sentences.ends {
+        // The log is written by this writer; a damaged one gives no matches
+        // rather than a panic.
+        let sentence = sentences.text.get(start..end as usize).unwrap_or_default();
+        start = end as usize;
         tokens.clear();
-        let mut word_start = 0;
-        for (i, &byte) in sentence.as_bytes().iter().enumerate() {
-            if byte == b' ' {
-                tokens.push(&sentence[word_start..i]);
-                word_start = i + 1;
+        tokens.extend(sentence.split(|&byte| byte == b' '));
+        for (start, token) in tokens.iter().enumerate() {
+            let state = *memo
+                .entry(token)
+                .or_insert_with(|| walk_first_token(set, token));
+            if let Some(state) = state {
+                continue_token_prefix_match(
+                    set,
+                    &tokens,
+                    start,
+                    max_tokens,
+                    state,
+                    |_, ordinal| {
+                        found.push((ordinal, false));
+                    },
+                );
             }
-        }
-        tokens.push(&sentence[word_start..]);
-        for start in 0..tokens.len() {
-            for_each_token_prefix_match(set, &tokens, start, max_tokens, |_, ordinal| {
-                found.push((ordinal, false));
-            });
         }
     }
     found.extend(
@@ -1404,6 +1576,16 @@ fn article_occurrences(
         same
     });
     found
+}
+
+/// Errors unless `len` is 0 or `n_sentences`.
+fn check_len(id: u64, name: &str, len: usize, n_sentences: usize) -> Result<()> {
+    if len != 0 && len != n_sentences {
+        return Err(Error::invalid(format!(
+            "article {id}: {name} has {len} entries for {n_sentences} sentences"
+        )));
+    }
+    Ok(())
 }
 
 /// Appends a length-prefixed string.

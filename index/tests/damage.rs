@@ -21,7 +21,7 @@ fn answers(index: &Index, n: usize) -> Vec<Result<String, String>> {
         push(index.aliases(&article.key).map(|a| format!("{a:?}")));
         push(
             index
-                .search(&article.stems[2][..4], 5)
+                .search(&article.stems[2][..4], 5, common::stem_sentence)
                 .map(|a| format!("{a:?}")),
         );
     }
@@ -150,7 +150,9 @@ fn truncated_files_are_errors_naming_the_file() {
         let error = match name {
             "shard-00000.fsh" | "ids.tbl" => index.article(id_of(3)).unwrap_err(),
             "titles.fst" => index.title("paris").unwrap_err(),
-            _ => index.search(&["trains".into()], 3).unwrap_err(),
+            _ => index
+                .search(&["trains".into()], 3, common::stem_sentence)
+                .unwrap_err(),
         };
         assert!(matches!(error, Error::Corrupt { .. }), "{error}");
         assert!(error_names(&error, name), "{error}");

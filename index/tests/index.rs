@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{build, corpus, expected_inlinks, files, fold, id_of, siblings, write};
+use common::{build, corpus, expected_inlinks, files, fold, id_of, siblings, stem_sentence, write};
 use index::{Error, Index, IndexBuilder, OpenOptions, RandomFilter};
 
 fn open_both(path: &Path) -> Vec<Index> {
@@ -108,11 +108,13 @@ fn check_all_lookups(index: &Index, n: usize) {
     assert_eq!(index.random(1, &impossible).unwrap(), None);
     // Full-text search: AND over stems.
     let hits = index
-        .search(&["trains".into(), "atlantis".into()], 100)
+        .search(&["trains".into(), "atlantis".into()], 100, stem_sentence)
         .unwrap();
     assert_eq!(hits.len(), n);
     assert!(hits.iter().all(|h| h.sentence == 1));
-    let hits = index.search(&["river".into(), "3".into()], 100).unwrap();
+    let hits = index
+        .search(&["river".into(), "3".into()], 100, stem_sentence)
+        .unwrap();
     let expected: Vec<u64> = (0..n).filter(|i| i % 5 == 3).map(id_of).collect();
     let mut got: Vec<u64> = hits.iter().map(|h| h.id).collect();
     got.sort_unstable_by(|a, b| b.cmp(a));
@@ -120,12 +122,18 @@ fn check_all_lookups(index: &Index, n: usize) {
     assert!(hits.iter().all(|h| h.sentence == 2));
     assert!(
         index
-            .search(&["trains".into(), "nowhere".into()], 10)
+            .search(&["trains".into(), "nowhere".into()], 10, stem_sentence)
             .unwrap()
             .is_empty()
     );
-    assert!(index.search(&[], 10).unwrap().is_empty());
-    assert_eq!(index.search(&["trains".into()], 3).unwrap().len(), 3);
+    assert!(index.search(&[], 10, stem_sentence).unwrap().is_empty());
+    assert_eq!(
+        index
+            .search(&["trains".into()], 3, stem_sentence)
+            .unwrap()
+            .len(),
+        3
+    );
     // Aliases and entity linking.
     let candidates = index.aliases("the big apple").unwrap();
     assert_eq!(candidates.len(), 1);
@@ -403,7 +411,7 @@ fn flatten(sentences: &[Vec<String>]) -> (String, Vec<u32>, Vec<u32>) {
 
 #[test]
 fn flat_articles_give_the_same_bytes() {
-    use index::{FlatArticleInput, FlatWords};
+    use index::{EncodedRecord, FlatArticleInput, FlatWords, TermCounter, TermCounts};
     let dir = tempfile::tempdir().unwrap();
     let articles = corpus(300);
     let nested = dir.path().join("nested");
@@ -414,18 +422,20 @@ fn flat_articles_give_the_same_bytes() {
         .start()
         .unwrap();
     for (n, article) in articles.iter().enumerate() {
-        let stems = flatten(&article.stems);
+        let mut counter = TermCounter::new();
+        for sentence in &article.stems {
+            for stem in sentence {
+                counter.add(stem);
+            }
+            counter.end_sentence();
+        }
         let folded: Vec<Vec<String>> = article.folded.iter().map(|f| vec![f.clone()]).collect();
         let folded = flatten(&folded);
         writer
             .add_article_flat(FlatArticleInput {
-                record: &article.record,
+                record: EncodedRecord::new(&article.record).unwrap(),
                 title_key: &article.key,
-                stems: FlatWords {
-                    text: &stems.0,
-                    word_ends: &stems.1,
-                    sentence_ends: &stems.2,
-                },
+                terms: counter.terms(),
                 folded_sentences: FlatWords {
                     text: &folded.0,
                     word_ends: &folded.1,
@@ -449,20 +459,22 @@ fn flat_articles_give_the_same_bytes() {
     let record = &articles[0].record;
     let n = record.n_sentences as usize;
     let ends: Vec<u32> = (1..=n as u32).collect();
-    for (text, word_ends, sentence_ends) in [
-        ("ab", &[1u32, 3][..], &[1u32, 2][..]),
-        ("ab", &[2, 1][..], &[1, 2][..]),
-        ("ab", &[1, 2][..], &[2, 1][..]),
+    let too_many = n as u32 + 1;
+    for (text, ends, sentences) in [
+        ("ab", &[1u32, 3][..], &[1u32, 1][..]),
+        ("ab", &[2, 1][..], &[1, 1][..]),
         ("ab", &[1][..], &[1][..]),
         ("ab", &[1, 2][..], &[1][..]),
+        ("ab", &[1, 2][..], &[0, 1][..]),
+        ("ab", &[1, 2][..], &[1, too_many][..]),
     ] {
         let input = FlatArticleInput {
-            record,
+            record: EncodedRecord::new(record).unwrap(),
             title_key: "x",
-            stems: FlatWords {
+            terms: TermCounts {
                 text,
-                word_ends,
-                sentence_ends,
+                ends,
+                sentences,
             },
             folded_sentences: FlatWords::default(),
             anchors: &[],
@@ -472,9 +484,9 @@ fn flat_articles_give_the_same_bytes() {
     let folded_text = "a".repeat(n);
     let two_per_sentence: Vec<u32> = (1..=n as u32).map(|i| (i * 2).min(n as u32)).collect();
     let input = FlatArticleInput {
-        record,
+        record: EncodedRecord::new(record).unwrap(),
         title_key: "x",
-        stems: FlatWords::default(),
+        terms: TermCounts::default(),
         folded_sentences: FlatWords {
             text: &folded_text,
             word_ends: &ends,

@@ -51,8 +51,21 @@ fn enwiki_index_is_deterministic_queryable_and_verified() {
     let prefix = idx.prefix("abra", 5).unwrap();
     assert!(prefix.iter().any(|(_, id)| *id == lincoln));
     // Full-text search over stems.
-    let hits = idx.search(&["assassin".to_owned()], 5).unwrap();
+    let stemmer = nlp::Stemmer::new(nlp::Language::from_code("en"));
+    let stem_all = |text: &str| -> Vec<String> {
+        nlp::tokenize(text)
+            .iter()
+            .map(|t| stemmer.stem(&t.text).into_owned())
+            .collect()
+    };
+    let hits = idx.search(&["assassin".to_owned()], 5, stem_all).unwrap();
     assert!(!hits.is_empty());
+    // Each hit's sentence holds the stem.
+    for hit in &hits {
+        let article = idx.article(hit.id).unwrap().unwrap();
+        let sentence = article.sentence(hit.sentence).unwrap();
+        assert!(stem_all(&sentence.text).iter().any(|s| s == "assassin"));
+    }
 
     let path = one.to_str().unwrap();
     fraser_ok(&["verify", path]);

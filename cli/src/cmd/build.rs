@@ -27,16 +27,18 @@ use crate::progress::Reporter;
 pub enum BuildItem {
     /// An article with the inputs the index writer needs.
     Article {
-        /// The stored record.
-        record: index::ArticleRecord,
+        /// The stored record, encoded (on the worker that built it).
+        record: index::EncodedRecord,
+        /// The title as written (for error messages).
+        title: String,
         /// `nlp::fold` of the title.
         title_key: String,
-        /// The stems of every sentence (document order), back to back.
-        stems: String,
-        /// The end offset of each stem in `stems`.
-        stem_ends: Vec<u32>,
-        /// The number of stems up to and including each sentence.
-        sentence_stem_ends: Vec<u32>,
+        /// The article's distinct stems (in order of first occurrence), back to back.
+        terms: String,
+        /// The end offset of each stem in `terms`.
+        term_ends: Vec<u32>,
+        /// Per stem, the number of sentences holding it.
+        term_sentences: Vec<u32>,
         /// The folded tokens of each sentence, joined by spaces, back to back.
         folded: String,
         /// The end offset of each sentence in `folded`.
@@ -133,7 +135,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         &name,
         &pool,
         &mut reporter,
-        |page| Ok(analysis.item(page)),
+        |page| analysis.item(page),
         |page, (item, skipped)| {
             if skipped {
                 stats.skipped += 1;
@@ -300,33 +302,36 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
     match item {
         BuildItem::Article {
             record,
+            title,
             title_key,
-            stems,
-            stem_ends,
-            sentence_stem_ends,
+            terms,
+            term_ends,
+            term_sentences,
             folded,
             folded_ends,
             anchors,
         } => {
             // One folded "word" per sentence.
             let one_each: Vec<u32> = (1..=folded_ends.len() as u32).collect();
-            writer.add_article_flat(index::FlatArticleInput {
-                record: &record,
-                title_key: &title_key,
-                stems: index::FlatWords {
-                    text: &stems,
-                    word_ends: &stem_ends,
-                    sentence_ends: &sentence_stem_ends,
-                },
-                folded_sentences: index::FlatWords {
-                    text: &folded,
-                    word_ends: &folded_ends,
-                    sentence_ends: &one_each,
-                },
-                anchors: &anchors,
-            })
+            let id = record.id();
+            writer
+                .add_article_flat(index::FlatArticleInput {
+                    record,
+                    title_key: &title_key,
+                    terms: index::TermCounts {
+                        text: &terms,
+                        ends: &term_ends,
+                        sentences: &term_sentences,
+                    },
+                    folded_sentences: index::FlatWords {
+                        text: &folded,
+                        word_ends: &folded_ends,
+                        sentence_ends: &one_each,
+                    },
+                    anchors: &anchors,
+                })
+                .with_context(|| format!("failed to add article {id} ({title})"))
         }
-        .with_context(|| format!("failed to add article {} ({})", record.id, record.title)),
         BuildItem::Redirect {
             title,
             key,
@@ -350,9 +355,9 @@ struct Analysis {
 impl Analysis {
     /// Turns one page into its build item (None for pages outside namespace 0);
     /// the flag says the page timed out and was stored empty.
-    fn item(&self, page: &dump::Page) -> (Option<BuildItem>, bool) {
+    fn item(&self, page: &dump::Page) -> anyhow::Result<(Option<BuildItem>, bool)> {
         if page.ns != 0 {
-            return (None, false);
+            return Ok((None, false));
         }
         if let Some(target) = &page.redirect {
             let item = BuildItem::Redirect {
@@ -360,7 +365,7 @@ impl Analysis {
                 key: nlp::fold(&page.title),
                 target_key: nlp::fold(target),
             };
-            return (Some(item), false);
+            return Ok((Some(item), false));
         }
         let (article, warnings) = self.parser.parse(&page.title, &page.text);
         let skipped = warnings.iter().any(|w| {
@@ -369,16 +374,15 @@ impl Analysis {
                 nlp::Warning::Timeout { .. } | nlp::Warning::TooDeep { .. }
             )
         });
-        (Some(self.article_item(page, &article)), skipped)
+        Ok((Some(self.article_item(page, &article)?), skipped))
     }
 
     /// The build item of an article: the sentences are borrowed from the
-    /// analyzer one by one, and their stems and folded texts appended to flat
-    /// buffers, so nothing is allocated per word.
-    fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> BuildItem {
-        let mut stems = String::new();
-        let mut stem_ends = Vec::new();
-        let mut sentence_stem_ends = Vec::new();
+    /// analyzer one by one, their stems counted (on this worker thread, so
+    /// the index writer sees each distinct stem once) and their folded texts
+    /// appended to a flat buffer, so nothing is allocated per word.
+    fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> anyhow::Result<BuildItem> {
+        let mut counter = index::TermCounter::new();
         let mut folded = String::new();
         let mut folded_ends = Vec::new();
         let mut anchors = Vec::new();
@@ -418,10 +422,9 @@ impl Analysis {
                     nlp::fold_into(&joined, &mut folded);
                     folded_ends.push(folded.len() as u32);
                     for stem in sentence.stems().iter() {
-                        stems.push_str(stem);
-                        stem_ends.push(stems.len() as u32);
+                        counter.add(stem);
                     }
-                    sentence_stem_ends.push(stem_ends.len() as u32);
+                    counter.end_sentence();
                     sentences.push(index::SentenceRecord {
                         text: sentence.text.to_owned(),
                         kind: block_kind(sentence.kind),
@@ -434,23 +437,28 @@ impl Analysis {
                 sentences,
             });
         }
-        BuildItem::Article {
-            record: index::ArticleRecord {
-                id: page.id,
-                title: page.title.clone(),
-                sections,
-                bold: article.bold.clone(),
-                n_sentences,
-                n_links,
-            },
+        let (terms, term_ends, term_sentences) = counter.take();
+        let record = index::ArticleRecord {
+            id: page.id,
+            title: page.title.clone(),
+            sections,
+            bold: article.bold.clone(),
+            n_sentences,
+            n_links,
+        };
+        let record = index::EncodedRecord::new(&record)
+            .with_context(|| format!("failed to add article {} ({})", page.id, page.title))?;
+        Ok(BuildItem::Article {
+            record,
+            title: page.title.clone(),
             title_key: nlp::fold(&page.title),
-            stems,
-            stem_ends,
-            sentence_stem_ends,
+            terms,
+            term_ends,
+            term_sentences,
             folded,
             folded_ends,
             anchors,
-        }
+        })
     }
 }
 

@@ -68,11 +68,14 @@ fn query(idx: &index::Index, query: &Query) -> anyhow::Result<Value> {
                 .as_str()
                 .unwrap_or("en");
             let stemmer = nlp::Stemmer::new(nlp::Language::from_code(lang));
-            let stems: Vec<String> = nlp::tokenize(text)
-                .iter()
-                .map(|t| stemmer.stem(&t.text).into_owned())
-                .collect();
-            let hits = idx.search(&stems, *limit)?;
+            let stem_all = |text: &str| -> Vec<String> {
+                nlp::tokenize(text)
+                    .iter()
+                    .map(|t| stemmer.stem(&t.text).into_owned())
+                    .collect()
+            };
+            let stems = stem_all(text);
+            let hits = idx.search(&stems, *limit, stem_all)?;
             let mut items = Vec::new();
             for hit in hits {
                 let article = idx.article(hit.id)?;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! header        "FRASERSH", version u32
-//! blocks        zstd frames, each holding whole postcard-encoded records
+//! blocks        zstd frames, each holding whole encoded records (`record.rs`)
 //! meta section  block table    n_blocks  x (offset u64, compressed_len u32, uncompressed_len u32, crc32 u32)
 //!               record table   n_records x (block u32, offset_in_block u32, len u32)
 //!               fst map        fst_len bytes: folded title key -> ordinal
@@ -65,7 +65,8 @@ mod tests {
     fn build(records: &[(ArticleRecord, String)], block_size: usize) -> Vec<u8> {
         let mut writer = ShardWriter::new(Vec::new(), 3, block_size, None, 0).unwrap();
         for (rec, key) in records {
-            writer.add(&postcard::to_stdvec(rec).unwrap(), key).unwrap();
+            let encoded = crate::record::EncodedRecord::new(rec).unwrap();
+            writer.add(encoded.bytes(), key).unwrap();
         }
         writer.finish().unwrap().0
     }

@@ -171,7 +171,7 @@ impl Shard {
         out
     }
 
-    /// Returns the postcard bytes of record `ordinal`.
+    /// Returns the stored bytes of record `ordinal` (its encoding, see `EncodedRecord`).
     pub fn record_bytes(&self, ordinal: u32) -> Result<Vec<u8>> {
         let path = self.path();
         let start = ordinal as usize * RECORD_ENTRY_LEN as usize;
@@ -206,7 +206,7 @@ impl Shard {
     /// Decodes record `ordinal`.
     pub fn record(&self, ordinal: u32) -> Result<ArticleRecord> {
         let bytes = self.record_bytes(ordinal)?;
-        postcard::from_bytes(&bytes).map_err(|e| {
+        crate::record::decode(&bytes).map_err(|e| {
             Error::corrupt(
                 self.path(),
                 format!("record {ordinal} does not decode: {e}"),

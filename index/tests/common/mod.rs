@@ -64,6 +64,11 @@ pub const REDIRECTS: [(&str, &str); 7] = [
     ("Loop2", "loop1"),
 ];
 
+/// The stems of a sentence as the corpus makes them (for `Index::search`).
+pub fn stem_sentence(text: &str) -> Vec<String> {
+    fold(text).split(' ').map(str::to_string).collect()
+}
+
 pub fn fold(text: &str) -> String {
     text.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
