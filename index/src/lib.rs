@@ -61,6 +61,7 @@ mod cache;
 mod error;
 mod footer;
 mod index;
+mod intern;
 mod lexicon;
 mod manifest;
 mod postings;

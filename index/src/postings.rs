@@ -25,10 +25,13 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::footer::put_varint;
+use crate::intern::Interner;
 
 /// Bytes charged per distinct stem of a run besides its key (table entry,
 /// key span).
 const SLOT_OVERHEAD: usize = 32;
+/// Entries of a run's stem table when it is first needed.
+const STEM_TABLE: usize = 1024;
 /// Bytes charged per posting (stem slot, article, count).
 const POSTING_BYTES: usize = 12;
 /// At most this many runs are read at once; more are first merged in groups.
@@ -89,12 +92,8 @@ impl FxHasher {
 pub(crate) struct PostingsBuffer {
     dir: PathBuf,
     budget: usize,
-    /// Open addressing: (upper 32 bits of the hash, slot + 1), (_, 0) empty.
-    table: Vec<(u32, u32)>,
-    /// Stem bytes of every slot, back to back.
-    keys: String,
-    /// Per slot, its key's end in `keys`.
-    key_ends: Vec<u32>,
+    /// The run's distinct stems.
+    stems: Interner,
     /// Per posting: its slot, its article (index into `articles`), its count.
     posting_slots: Vec<u32>,
     posting_articles: Vec<u32>,
@@ -112,9 +111,7 @@ impl PostingsBuffer {
         PostingsBuffer {
             dir: dir.to_path_buf(),
             budget: budget.max(1),
-            table: Vec::new(),
-            keys: String::new(),
-            key_ends: Vec::new(),
+            stems: Interner::new(STEM_TABLE),
             posting_slots: Vec::new(),
             posting_articles: Vec::new(),
             posting_counts: Vec::new(),
@@ -125,53 +122,15 @@ impl PostingsBuffer {
         }
     }
 
-    fn key(&self, slot: usize) -> &str {
-        let start = if slot == 0 {
-            0
-        } else {
-            self.key_ends[slot - 1]
-        };
-        &self.keys[start as usize..self.key_ends[slot] as usize]
-    }
-
-    /// The slot of `stem`, interned if new.
+    /// The slot of `stem`, interned if new (its bytes charged to the budget).
     fn slot(&mut self, stem: &str) -> u32 {
-        if 2 * (self.key_ends.len() + 1) > self.table.len() {
-            self.grow();
+        let table = self.stems.table_len();
+        let (slot, new) = self.stems.intern(stem);
+        if new {
+            self.bytes += stem.len() + SLOT_OVERHEAD;
         }
-        let hash = fx_hash(stem.as_bytes());
-        let tag = (hash >> 32) as u32;
-        let mask = self.table.len() - 1;
-        let mut at = hash as usize & mask;
-        loop {
-            match self.table[at] {
-                (_, 0) => break,
-                (t, slot) if t == tag && self.key(slot as usize - 1) == stem => return slot - 1,
-                _ => at = (at + 1) & mask,
-            }
-        }
-        self.keys.push_str(stem);
-        self.key_ends.push(self.keys.len() as u32);
-        self.bytes += stem.len() + SLOT_OVERHEAD;
-        let slot = self.key_ends.len() as u32;
-        self.table[at] = (tag, slot);
-        slot - 1
-    }
-
-    fn grow(&mut self) {
-        let len = (self.table.len() * 2).max(1024);
-        self.bytes += (len - self.table.len()) * 8;
-        self.table.clear();
-        self.table.resize(len, (0, 0));
-        let mask = len - 1;
-        for slot in 0..self.key_ends.len() {
-            let hash = fx_hash(self.key(slot).as_bytes());
-            let mut at = hash as usize & mask;
-            while self.table[at].1 != 0 {
-                at = (at + 1) & mask;
-            }
-            self.table[at] = ((hash >> 32) as u32, slot as u32 + 1);
-        }
+        self.bytes += (self.stems.table_len() - table) * 8;
+        slot
     }
 
     /// Adds one posting: `sentences` of article `id`'s sentences hold
@@ -220,9 +179,9 @@ impl PostingsBuffer {
         }
         // Slots in key order, then each posting's place by a counting sort
         // (stable: a stem's postings stay in the order added).
-        let n_slots = self.key_ends.len();
+        let n_slots = self.stems.len();
         let mut order: Vec<u32> = (0..n_slots as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.key(a as usize).cmp(self.key(b as usize)));
+        order.sort_unstable_by(|&a, &b| self.stems.get(a as usize).cmp(self.stems.get(b as usize)));
         let mut rank = vec![0u32; n_slots];
         for (r, &slot) in order.iter().enumerate() {
             rank[slot as usize] = r as u32;
@@ -267,7 +226,7 @@ impl PostingsBuffer {
                     same
                 });
             }
-            out.start_term(self.key(slot as usize).as_bytes())?;
+            out.start_term(self.stems.get(slot as usize).as_bytes())?;
             for &(id, count) in &pairs {
                 out.add(id, count)?;
             }
@@ -275,9 +234,7 @@ impl PostingsBuffer {
         }
         out.finish()?;
         self.runs.push(path);
-        self.table = Vec::new();
-        self.keys = String::new();
-        self.key_ends = Vec::new();
+        self.stems = Interner::new(STEM_TABLE);
         self.posting_slots = Vec::new();
         self.posting_articles = Vec::new();
         self.posting_counts = Vec::new();

@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
 use crate::footer::{FileKind, FileWriter, crc32, put_varint};
+use crate::intern::Interner;
 use crate::lexicon::{
     Lexicon, LexiconWriter, TokenState, continue_token_prefix_match, walk_first_token,
 };
@@ -344,16 +345,26 @@ impl TermCounts<'_> {
 ///
 /// This is the per-word work of indexing; callers run it on their worker
 /// threads, so the writer only sees each distinct stem of an article once.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TermCounter {
-    text: String,
-    ends: Vec<u32>,
+    /// The article's distinct stems, in order of first occurrence.
+    stems: Interner,
+    /// Per stem, the number of sentences holding it.
     sentences: Vec<u32>,
-    /// The sentence (1-based) a stem was last counted in.
+    /// Per stem, the sentence (1-based) it was last counted in.
     seen_in: Vec<u32>,
-    /// Open addressing: (upper 32 bits of the hash, stem index + 1), (_, 0) empty.
-    table: Vec<(u32, u32)>,
     sentence: u32,
+}
+
+impl Default for TermCounter {
+    fn default() -> TermCounter {
+        TermCounter {
+            stems: Interner::new(64),
+            sentences: Vec::new(),
+            seen_in: Vec::new(),
+            sentence: 0,
+        }
+    }
 }
 
 impl TermCounter {
@@ -364,48 +375,23 @@ impl TermCounter {
 
     /// Forgets every stem (keeping the allocations).
     pub fn clear(&mut self) {
-        self.text.clear();
-        self.ends.clear();
+        self.stems.clear();
         self.sentences.clear();
         self.seen_in.clear();
-        self.table.fill((0, 0));
         self.sentence = 0;
-    }
-
-    fn stem(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
     }
 
     /// Counts `stem` in the current sentence (once, however often it occurs).
     pub fn add(&mut self, stem: &str) {
-        if 2 * (self.ends.len() + 1) > self.table.len() {
-            self.grow();
-        }
         let sentence = self.sentence + 1;
-        let hash = crate::postings::fx_hash(stem.as_bytes());
-        let tag = (hash >> 32) as u32;
-        let mask = self.table.len() - 1;
-        let mut at = hash as usize & mask;
-        loop {
-            match self.table[at] {
-                (_, 0) => break,
-                (t, slot) if t == tag && self.stem(slot as usize - 1) == stem => {
-                    let i = slot as usize - 1;
-                    if self.seen_in[i] != sentence {
-                        self.seen_in[i] = sentence;
-                        self.sentences[i] += 1;
-                    }
-                    return;
-                }
-                _ => at = (at + 1) & mask,
-            }
+        let (slot, new) = self.stems.intern(stem);
+        if new {
+            self.sentences.push(1);
+            self.seen_in.push(sentence);
+        } else if self.seen_in[slot as usize] != sentence {
+            self.seen_in[slot as usize] = sentence;
+            self.sentences[slot as usize] += 1;
         }
-        self.text.push_str(stem);
-        self.ends.push(self.text.len() as u32);
-        self.sentences.push(1);
-        self.seen_in.push(sentence);
-        self.table[at] = (tag, self.ends.len() as u32);
     }
 
     /// Ends the current sentence.
@@ -413,39 +399,22 @@ impl TermCounter {
         self.sentence += 1;
     }
 
-    fn grow(&mut self) {
-        let len = (self.table.len() * 2).max(64);
-        self.table.clear();
-        self.table.resize(len, (0, 0));
-        let mask = len - 1;
-        for i in 0..self.ends.len() {
-            let hash = crate::postings::fx_hash(self.stem(i).as_bytes());
-            let mut at = hash as usize & mask;
-            while self.table[at].1 != 0 {
-                at = (at + 1) & mask;
-            }
-            self.table[at] = ((hash >> 32) as u32, i as u32 + 1);
-        }
-    }
-
     /// The counted stems.
     pub fn terms(&self) -> TermCounts<'_> {
+        let (text, ends) = self.stems.keys();
         TermCounts {
-            text: &self.text,
-            ends: &self.ends,
+            text,
+            ends,
             sentences: &self.sentences,
         }
     }
 
     /// Takes the counted stems out as (text, ends, counts) and clears the counter.
     pub fn take(&mut self) -> (String, Vec<u32>, Vec<u32>) {
-        let out = (
-            std::mem::take(&mut self.text),
-            std::mem::take(&mut self.ends),
-            std::mem::take(&mut self.sentences),
-        );
+        let (text, ends) = self.stems.take();
+        let sentences = std::mem::take(&mut self.sentences);
         self.clear();
-        out
+        (text, ends, sentences)
     }
 }
 
