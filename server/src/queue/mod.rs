@@ -39,6 +39,8 @@
 
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 mod sender;
 mod worker;
 
@@ -115,6 +117,18 @@ pub fn backoff(failure: u32, base: Duration, max: Duration, jitter: f64) -> Dura
     half + half.mul_f64(jitter.clamp(0.0, 1.0))
 }
 
+/// Waits `duration` (nothing when zero) unless shutdown begins; false when the
+/// shutdown signal is gone.
+pub(crate) async fn linger(duration: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if duration.is_zero() || *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => true,
+        changed = shutdown.changed() => changed.is_ok(),
+    }
+}
+
 /// A jitter value in [0, 1) from the thread's random generator.
 pub(crate) fn jitter() -> f64 {
     rand::random::<f64>()
@@ -146,5 +160,34 @@ mod tests {
             let value = jitter();
             assert!((0.0..1.0).contains(&value));
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn linger_waits_its_time_unless_shutdown_begins() {
+        let (stop, mut shutdown) = watch::channel(false);
+        let started = tokio::time::Instant::now();
+        assert!(linger(Duration::ZERO, &mut shutdown).await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert!(linger(Duration::from_millis(10), &mut shutdown).await);
+        assert_eq!(started.elapsed(), Duration::from_millis(10));
+        // Shutdown during the wait ends it at once.
+        let waiting = tokio::spawn(async move {
+            let begun = tokio::time::Instant::now();
+            let went_on = linger(Duration::from_secs(60), &mut shutdown).await;
+            (went_on, begun.elapsed(), shutdown)
+        });
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        stop.send(true).unwrap();
+        let (went_on, waited, mut shutdown) = waiting.await.unwrap();
+        assert!(went_on);
+        assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+        // Already shutting down: no wait.
+        let begun = tokio::time::Instant::now();
+        assert!(linger(Duration::from_secs(60), &mut shutdown).await);
+        assert_eq!(begun.elapsed(), Duration::ZERO);
+        // The shutdown sender gone: tell the caller to stop.
+        let (stop, mut shutdown) = watch::channel(false);
+        drop(stop);
+        assert!(!linger(Duration::from_secs(60), &mut shutdown).await);
     }
 }

@@ -112,8 +112,7 @@ impl Sender {
                 Ok(0) => {}
                 Ok(count) if count >= self.inner.settings.send_batch.max(1) as usize => continue,
                 Ok(_) => {
-                    if !super::worker::linger(self.inner.settings.send_linger, &mut shutdown).await
-                    {
+                    if !super::linger(self.inner.settings.send_linger, &mut shutdown).await {
                         break;
                     }
                     continue;
@@ -131,7 +130,7 @@ impl Sender {
                     }
                 }
             }
-            if !super::worker::linger(self.inner.settings.send_linger, &mut shutdown).await {
+            if !super::linger(self.inner.settings.send_linger, &mut shutdown).await {
                 break;
             }
         }

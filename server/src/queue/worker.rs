@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::{QueueSettings, backoff, jitter};
+use super::{QueueSettings, backoff, jitter, linger};
 use crate::clock::Clock;
 use crate::game::Game;
 use crate::metrics::Metrics;
@@ -209,21 +209,6 @@ impl Worker {
     }
 }
 
-/// Waits `duration` (nothing when zero) unless shutdown begins; false when the
-/// shutdown signal is gone.
-pub(super) async fn linger(
-    duration: std::time::Duration,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    if duration.is_zero() || *shutdown.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(duration) => true,
-        changed = shutdown.changed() => changed.is_ok(),
-    }
-}
-
 fn turn_span(claim: &TurnClaim) -> tracing::Span {
     tracing::info_span!(
         "turn",
@@ -232,42 +217,4 @@ fn turn_span(claim: &TurnClaim) -> tracing::Span {
         inbox_id = claim.inbox_id,
         attempt = claim.attempts,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use tokio::sync::watch;
-
-    use super::linger;
-
-    #[tokio::test(start_paused = true)]
-    async fn linger_waits_its_time_unless_shutdown_begins() {
-        let (stop, mut shutdown) = watch::channel(false);
-        let started = tokio::time::Instant::now();
-        assert!(linger(Duration::ZERO, &mut shutdown).await);
-        assert_eq!(started.elapsed(), Duration::ZERO);
-        assert!(linger(Duration::from_millis(10), &mut shutdown).await);
-        assert_eq!(started.elapsed(), Duration::from_millis(10));
-        // Shutdown during the wait ends it at once.
-        let waiting = tokio::spawn(async move {
-            let begun = tokio::time::Instant::now();
-            let went_on = linger(Duration::from_secs(60), &mut shutdown).await;
-            (went_on, begun.elapsed(), shutdown)
-        });
-        tokio::time::sleep(Duration::from_millis(3)).await;
-        stop.send(true).unwrap();
-        let (went_on, waited, mut shutdown) = waiting.await.unwrap();
-        assert!(went_on);
-        assert!(waited < Duration::from_secs(1), "waited {waited:?}");
-        // Already shutting down: no wait.
-        let begun = tokio::time::Instant::now();
-        assert!(linger(Duration::from_secs(60), &mut shutdown).await);
-        assert_eq!(begun.elapsed(), Duration::ZERO);
-        // The shutdown sender gone: tell the caller to stop.
-        let (stop, mut shutdown) = watch::channel(false);
-        drop(stop);
-        assert!(!linger(Duration::from_secs(60), &mut shutdown).await);
-    }
 }
