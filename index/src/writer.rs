@@ -238,6 +238,29 @@ pub struct FlatWords<'a> {
     pub sentence_ends: &'a [u32],
 }
 
+/// What is wrong with the end offsets of strings stored back to back.
+enum EndsError {
+    /// An end before the previous one, past the text or inside a character.
+    Misplaced,
+    /// Text after the last end.
+    Trailing,
+}
+
+/// Checks that `ends` split all of `text` into strings on character boundaries.
+fn check_ends(text: &str, ends: &[u32]) -> std::result::Result<(), EndsError> {
+    let mut start = 0u32;
+    for &end in ends {
+        if end < start || !text.is_char_boundary(end as usize) {
+            return Err(EndsError::Misplaced);
+        }
+        start = end;
+    }
+    if start as usize != text.len() {
+        return Err(EndsError::Trailing);
+    }
+    Ok(())
+}
+
 impl<'a> FlatWords<'a> {
     /// The number of sentences.
     pub fn n_sentences(&self) -> usize {
@@ -248,15 +271,12 @@ impl<'a> FlatWords<'a> {
     /// boundaries, so that [`FlatWords::word`] cannot fail.
     fn check(&self, what: &str, id: u64) -> Result<()> {
         let bad = |why: &str| Err(Error::invalid(format!("article {id}: {what} {why}")));
-        let mut start = 0u32;
-        for &end in self.word_ends {
-            if end < start || !self.text.is_char_boundary(end as usize) {
+        match check_ends(self.text, self.word_ends) {
+            Err(EndsError::Misplaced) => {
                 return bad("has a word end out of order or inside a character");
             }
-            start = end;
-        }
-        if start as usize != self.text.len() {
-            return bad("has text after its last word");
+            Err(EndsError::Trailing) => return bad("has text after its last word"),
+            Ok(()) => {}
         }
         let mut last = 0u32;
         for &end in self.sentence_ends {
@@ -309,15 +329,12 @@ impl TermCounts<'_> {
         if self.ends.len() != self.sentences.len() {
             return bad("have not one count per stem");
         }
-        let mut start = 0u32;
-        for &end in self.ends {
-            if end < start || !self.text.is_char_boundary(end as usize) {
+        match check_ends(self.text, self.ends) {
+            Err(EndsError::Misplaced) => {
                 return bad("have a stem end out of order or inside a character");
             }
-            start = end;
-        }
-        if start as usize != self.text.len() {
-            return bad("have text after their last stem");
+            Err(EndsError::Trailing) => return bad("have text after their last stem"),
+            Ok(()) => {}
         }
         if self
             .sentences
