@@ -19,6 +19,11 @@ pub struct AnalyzeOptions {
     pub tokens: bool,
     /// Fill [`Sentence::stems`].
     pub stems: bool,
+    /// Fill [`SentenceRef::folded`] and [`SentenceRef::stem_ids`] (the keys
+    /// an index needs; only [`Analyzer::for_each_sentence`] and
+    /// [`Analyzer::for_each_sentence_of`] lend them). Implies `stems`.
+    #[serde(default)]
+    pub keys: bool,
 }
 
 impl AnalyzeOptions {
@@ -26,11 +31,19 @@ impl AnalyzeOptions {
     pub const SENTENCES: AnalyzeOptions = AnalyzeOptions {
         tokens: false,
         stems: false,
+        keys: false,
     };
     /// Sentences, tokens and stems.
     pub const ALL: AnalyzeOptions = AnalyzeOptions {
         tokens: true,
         stems: true,
+        keys: false,
+    };
+    /// Sentences, tokens, stems and the keys of an index.
+    pub const INDEX: AnalyzeOptions = AnalyzeOptions {
+        tokens: true,
+        stems: true,
+        keys: true,
     };
 }
 
@@ -93,6 +106,8 @@ pub struct SentenceRef<'a> {
     end: usize,
     tokens: Words<'a>,
     stems: Words<'a>,
+    stem_ids: &'a [u32],
+    folded: &'a str,
 }
 
 impl<'a> SentenceRef<'a> {
@@ -119,6 +134,24 @@ impl<'a> SentenceRef<'a> {
     /// The stem of each word, if asked for.
     pub fn stems(&self) -> Words<'a> {
         self.stems
+    }
+
+    /// Per word, a number naming its stem, if [`AnalyzeOptions::keys`] is
+    /// set: equal stems have equal numbers and different stems different
+    /// ones, throughout one call of [`Analyzer::for_each_sentence`] or
+    /// [`Analyzer::for_each_sentence_of`] (not across calls). The numbers are
+    /// small (below the number of distinct stems the thread has seen since
+    /// its stem cache was last emptied), so they can index a vector.
+    pub fn stem_ids(&self) -> &'a [u32] {
+        self.stem_ids
+    }
+
+    /// The words folded ([`crate::fold`]) and joined by single spaces, if
+    /// [`AnalyzeOptions::keys`] is set: the same string as `fold` of the
+    /// tokens joined by spaces, built from per-word folds the stem cache
+    /// keeps.
+    pub fn folded(&self) -> &'a str {
+        self.folded
     }
 
     /// Copies the sentence into an owned [`Sentence`].
@@ -214,6 +247,8 @@ struct Scratch {
     stems: StemCache,
     token_buf: WordBuf,
     stem_buf: WordBuf,
+    stem_ids: Vec<u32>,
+    folded: String,
 }
 
 thread_local! {
@@ -254,6 +289,7 @@ impl Analyzer {
     /// is emptied when full; the output does not depend on the cache.
     pub fn analyze(&self, article: &Article, opts: AnalyzeOptions) -> AnalyzedArticle {
         with_scratch(|scratch| {
+            scratch.stems.prepare(self.stemmer.language());
             let sections = article
                 .sections
                 .iter()
@@ -285,7 +321,27 @@ impl Analyzer {
         opts: AnalyzeOptions,
         mut f: impl FnMut(&SentenceRef<'_>),
     ) {
-        with_scratch(|scratch| self.sentences_with(section, opts, scratch, &mut f));
+        with_scratch(|scratch| {
+            scratch.stems.prepare(self.stemmer.language());
+            self.sentences_with(section, opts, scratch, &mut f)
+        });
+    }
+
+    /// [`Analyzer::for_each_sentence`] over several sections (an article's),
+    /// with the index of each sentence's section: the stem numbers of
+    /// [`SentenceRef::stem_ids`] hold throughout.
+    pub fn for_each_sentence_of(
+        &self,
+        sections: &[Section],
+        opts: AnalyzeOptions,
+        mut f: impl FnMut(usize, &SentenceRef<'_>),
+    ) {
+        with_scratch(|scratch| {
+            scratch.stems.prepare(self.stemmer.language());
+            for (i, section) in sections.iter().enumerate() {
+                self.sentences_with(section, opts, scratch, &mut |sentence| f(i, sentence));
+            }
+        });
     }
 
     fn sentences_with(
@@ -299,19 +355,36 @@ impl Analyzer {
             stems,
             token_buf,
             stem_buf,
+            stem_ids,
+            folded,
         } = scratch;
-        stems.prepare(self.stemmer.language());
+        let want_stems = opts.stems || opts.keys;
         for block in &section.blocks {
             for range in self.splitter.split(&block.text) {
                 let text = &block.text[range.clone()];
                 token_buf.clear();
                 stem_buf.clear();
-                if opts.tokens || opts.stems {
+                stem_ids.clear();
+                folded.clear();
+                if opts.tokens || want_stems {
                     for_each_word(text, |_, raw| {
                         let at = token_buf.text.len();
                         lowercase_push(raw, &mut token_buf.text);
-                        if opts.stems {
-                            stems.push_stem(&self.stemmer, &token_buf.text[at..], stem_buf);
+                        if want_stems {
+                            let entry =
+                                stems.entry(&self.stemmer, &token_buf.text[at..], opts.keys);
+                            stem_buf.text.push_str(stems.stem(entry));
+                            stem_buf.ends.push(stem_buf.text.len() as u32);
+                            if opts.keys {
+                                stem_ids.push(entry.stem_id);
+                                let word = stems.folded(entry);
+                                if !word.is_empty() {
+                                    if !folded.is_empty() {
+                                        folded.push(' ');
+                                    }
+                                    folded.push_str(word);
+                                }
+                            }
                         }
                         if opts.tokens {
                             token_buf.ends.push(token_buf.text.len() as u32);
@@ -319,6 +392,9 @@ impl Analyzer {
                             token_buf.text.truncate(at);
                         }
                     });
+                }
+                if !opts.stems {
+                    stem_buf.clear();
                 }
                 f(&SentenceRef {
                     text,
@@ -328,6 +404,8 @@ impl Analyzer {
                     end: range.end,
                     tokens: token_buf.words(),
                     stems: stem_buf.words(),
+                    stem_ids,
+                    folded,
                 });
             }
         }
@@ -351,34 +429,100 @@ fn clip_links(links: &[Link], start: usize, end: usize) -> Vec<Link> {
 /// Most words a stem cache holds before it is emptied.
 const STEM_CACHE_CAPACITY: usize = 1 << 18;
 
-/// Word -> stem for one language.
+/// Word -> stem for one language, with per-word keys for indexing.
 #[derive(Default)]
 struct StemCache {
     language: Option<Language>,
-    map: HashMap<String, String, BuildHasherDefault<FxHasher>>,
+    map: HashMap<String, CacheEntry, BuildHasherDefault<FxHasher>>,
+    /// Stem -> stem number (touched only when a word is first seen).
+    stem_ids: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
+    /// The stems and folded words, back to back.
+    arena: String,
+}
+
+/// What the cache knows of one word: ranges of [`StemCache::arena`].
+#[derive(Clone, Copy)]
+struct CacheEntry {
+    stem_start: u32,
+    stem_end: u32,
+    stem_id: u32,
+    /// The folded word; an empty range until asked for (`folded_start`
+    /// is `u32::MAX` then).
+    folded_start: u32,
+    folded_end: u32,
 }
 
 impl StemCache {
     /// Empties the cache if it is full or holds another language's stems.
     fn prepare(&mut self, language: Language) {
-        if self.language != Some(language) || self.map.len() >= STEM_CACHE_CAPACITY {
+        if self.language != Some(language)
+            || self.map.len() >= STEM_CACHE_CAPACITY
+            || self.arena.len() >= STEM_CACHE_CAPACITY * 64
+        {
             self.map.clear();
+            self.stem_ids.clear();
+            self.arena.clear();
             self.language = Some(language);
         }
     }
 
-    /// Appends the stem of `word` to `out` (one hash lookup when cached).
-    fn push_stem(&mut self, stemmer: &Stemmer, word: &str, out: &mut WordBuf) {
-        match self.map.get(word) {
-            Some(stem) => out.text.push_str(stem),
-            None => {
-                let stem = stemmer.stem(word).into_owned();
-                out.text.push_str(&stem);
-                self.map.insert(word.to_owned(), stem);
+    /// The entry of `word` (one hash lookup when cached), with its folded
+    /// form filled in when `keys` is set.
+    fn entry(&mut self, stemmer: &Stemmer, word: &str, keys: bool) -> CacheEntry {
+        let entry = match self.map.get_mut(word) {
+            Some(entry) => {
+                if keys && entry.folded_start == u32::MAX {
+                    (entry.folded_start, entry.folded_end) = push_folded(&mut self.arena, word);
+                }
+                return *entry;
             }
-        }
-        out.ends.push(out.text.len() as u32);
+            None => {
+                let stem = stemmer.stem(word);
+                let stem_id = match self.stem_ids.get(stem.as_ref()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.stem_ids.len() as u32;
+                        self.stem_ids.insert(stem.as_ref().to_owned(), id);
+                        id
+                    }
+                };
+                let stem_start = self.arena.len() as u32;
+                self.arena.push_str(&stem);
+                let stem_end = self.arena.len() as u32;
+                let (folded_start, folded_end) = if keys {
+                    push_folded(&mut self.arena, word)
+                } else {
+                    (u32::MAX, u32::MAX)
+                };
+                CacheEntry {
+                    stem_start,
+                    stem_end,
+                    stem_id,
+                    folded_start,
+                    folded_end,
+                }
+            }
+        };
+        self.map.insert(word.to_owned(), entry);
+        entry
     }
+
+    fn stem(&self, entry: CacheEntry) -> &str {
+        &self.arena[entry.stem_start as usize..entry.stem_end as usize]
+    }
+
+    fn folded(&self, entry: CacheEntry) -> &str {
+        self.arena
+            .get(entry.folded_start as usize..entry.folded_end as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// Appends `fold(word)` to `arena`; returns its range.
+fn push_folded(arena: &mut String, word: &str) -> (u32, u32) {
+    let start = arena.len() as u32;
+    crate::normalize::fold_into(word, arena);
+    (start, arena.len() as u32)
 }
 
 /// The Fx hash (rustc's): fast for short keys; the cache needs no DoS resistance.
@@ -500,11 +644,72 @@ mod tests {
             AnalyzeOptions {
                 tokens: false,
                 stems: true,
+                keys: false,
             },
         );
         let sentence = &stems_only.sections[0].sentences[0];
         assert!(sentence.tokens.is_empty());
         assert_eq!(sentence.stems, ["snow", "is", "white"]);
+    }
+
+    /// Checks the keys of every sentence of `article`: the folded text is
+    /// `fold` of the joined tokens, and stem numbers match stems one to one.
+    fn check_keys(analyzer: &Analyzer, article: &Article) {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut stems_of: HashMap<u32, String> = HashMap::new();
+        let mut n = 0;
+        analyzer.for_each_sentence_of(&article.sections, AnalyzeOptions::INDEX, |_, sentence| {
+            n += 1;
+            let tokens: Vec<&str> = sentence.tokens().iter().collect();
+            assert_eq!(
+                sentence.folded(),
+                crate::fold(&tokens.join(" ")),
+                "{tokens:?}"
+            );
+            assert_eq!(sentence.stem_ids().len(), sentence.stems().len());
+            for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
+                assert_eq!(*ids.entry(stem.to_owned()).or_insert(id), id, "{stem}");
+                assert_eq!(stems_of.entry(id).or_insert(stem.to_owned()), stem);
+            }
+        });
+        let expected: usize = analyzer
+            .analyze(article, AnalyzeOptions::SENTENCES)
+            .sections
+            .iter()
+            .map(|s| s.sentences.len())
+            .sum();
+        assert_eq!(n, expected);
+    }
+
+    #[test]
+    fn keys_match_folded_tokens_and_stems() {
+        let parser = Parser::new(&ParserConfig::english());
+        let analyzer = Analyzer::new(Language::English);
+        for text in [
+            "'''Albedo''' is the [[diffuse reflection|diffuse reflectivity]] of surfaces. \
+             Fresh snow reflects; snowy fields reflect.",
+            "Straße ΣΟΦΟΣ σοφός Éire foo_bar _x_ __ a\u{301}b \u{1100}\u{1161} x\u{200d}y Ǆemal.",
+            "Ａｂｃ ﬁne İstanbul ǅ 3.14 it's l'été",
+        ] {
+            let (article, _) = parser.parse("T", text);
+            check_keys(&analyzer, &article);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn keys_hold_on_any_text(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Z", " ", "_", "\u{a0}", "\t", "é", "e\u{301}", "\u{301}", "ß", "Σ", "σ",
+                "ς", "İ", "ǅ", "\u{1100}", "\u{1161}", "\u{200d}", "'", ".", "3", "ﬁ", "Ａ",
+                "_a", "ΣΑ", "x", "\u{345}", " \u{345} ",
+            ]), 0..40)
+        ) {
+            let parser = Parser::new(&ParserConfig::english());
+            let analyzer = Analyzer::new(Language::English);
+            let (article, _) = parser.parse("T", &parts.concat());
+            check_keys(&analyzer, &article);
+        }
     }
 
     #[test]

@@ -378,23 +378,32 @@ impl Analysis {
     }
 
     /// The build item of an article: the sentences are borrowed from the
-    /// analyzer one by one, their stems counted (on this worker thread, so
-    /// the index writer sees each distinct stem once) and their folded texts
-    /// appended to a flat buffer, so nothing is allocated per word.
+    /// analyzer one by one with their folded text and the numbers of their
+    /// stems, which count the stems (on this worker thread, so the index
+    /// writer sees each distinct stem once) with an array lookup per word;
+    /// nothing is allocated per word.
     fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> anyhow::Result<BuildItem> {
-        let mut counter = index::TermCounter::new();
         let mut folded = String::new();
         let mut folded_ends = Vec::new();
         let mut anchors = Vec::new();
         let mut n_sentences = 0u32;
         let mut n_links = 0u32;
-        let mut joined = String::new();
         let mut anchor_joined = String::new();
-        let mut sections = Vec::with_capacity(article.sections.len());
-        for section in &article.sections {
-            let mut sentences = Vec::new();
-            self.analyzer
-                .for_each_sentence(section, nlp::AnalyzeOptions::ALL, |sentence| {
+        let mut sections: Vec<index::SectionRecord> = article
+            .sections
+            .iter()
+            .map(|section| index::SectionRecord {
+                heading: section.heading.clone(),
+                level: section.level,
+                sentences: Vec::new(),
+            })
+            .collect();
+        let (terms, term_ends, term_sentences) = STEM_COUNTER.with_borrow_mut(|counter| {
+            counter.clear();
+            self.analyzer.for_each_sentence_of(
+                &article.sections,
+                nlp::AnalyzeOptions::INDEX,
+                |section, sentence| {
                     n_sentences += 1;
                     let mut links = Vec::new();
                     for link in sentence.links() {
@@ -412,32 +421,21 @@ impl Analysis {
                             target: link.target.to_owned(),
                         });
                     }
-                    joined.clear();
-                    for (i, token) in sentence.tokens().iter().enumerate() {
-                        if i > 0 {
-                            joined.push(' ');
-                        }
-                        joined.push_str(token);
-                    }
-                    nlp::fold_into(&joined, &mut folded);
+                    folded.push_str(sentence.folded());
                     folded_ends.push(folded.len() as u32);
-                    for stem in sentence.stems().iter() {
-                        counter.add(stem);
+                    for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
+                        counter.add(id, stem);
                     }
                     counter.end_sentence();
-                    sentences.push(index::SentenceRecord {
+                    sections[section].sentences.push(index::SentenceRecord {
                         text: sentence.text.to_owned(),
                         kind: block_kind(sentence.kind),
                         links,
                     });
-                });
-            sections.push(index::SectionRecord {
-                heading: section.heading.clone(),
-                level: section.level,
-                sentences,
-            });
-        }
-        let (terms, term_ends, term_sentences) = counter.take();
+                },
+            );
+            counter.take()
+        });
         let record = index::ArticleRecord {
             id: page.id,
             title: page.title.clone(),
@@ -459,6 +457,86 @@ impl Analysis {
             folded_ends,
             anchors,
         })
+    }
+}
+
+thread_local! {
+    /// Each worker's stem counter: its table by stem number is as large as
+    /// the thread's stem cache, so it is kept rather than made per article.
+    static STEM_COUNTER: std::cell::RefCell<StemCounter> =
+        std::cell::RefCell::new(StemCounter::default());
+}
+
+/// Counts, for one article at a time, in how many sentences each distinct
+/// stem occurs, by the stem numbers of [`nlp::SentenceRef::stem_ids`]: what
+/// [`index::TermCounter`] gives (stems in order of first occurrence), with an
+/// array lookup per word instead of a hash lookup.
+#[derive(Default)]
+struct StemCounter {
+    /// Per stem number, 1 + its slot in this article, or 0.
+    slot_of: Vec<u32>,
+    /// Per slot: the stem number, the sentences holding it, the last one counted.
+    ids: Vec<u32>,
+    sentences: Vec<u32>,
+    seen_in: Vec<u32>,
+    /// The stems, back to back, and their ends.
+    text: String,
+    ends: Vec<u32>,
+    sentence: u32,
+}
+
+impl StemCounter {
+    /// Counts stem `stem` (number `id`) in the current sentence.
+    fn add(&mut self, id: u32, stem: &str) {
+        let sentence = self.sentence + 1;
+        let i = id as usize;
+        if i >= self.slot_of.len() {
+            self.slot_of.resize(i + 1, 0);
+        }
+        match self.slot_of[i] {
+            0 => {
+                self.ids.push(id);
+                self.slot_of[i] = self.ids.len() as u32;
+                self.sentences.push(1);
+                self.seen_in.push(sentence);
+                self.text.push_str(stem);
+                self.ends.push(self.text.len() as u32);
+            }
+            slot => {
+                let slot = slot as usize - 1;
+                if self.seen_in[slot] != sentence {
+                    self.seen_in[slot] = sentence;
+                    self.sentences[slot] += 1;
+                }
+            }
+        }
+    }
+
+    fn end_sentence(&mut self) {
+        self.sentence += 1;
+    }
+
+    /// Forgets the article's stems (the table by stem number is cleared
+    /// only where this article set it).
+    fn clear(&mut self) {
+        for &id in &self.ids {
+            self.slot_of[id as usize] = 0;
+        }
+        self.ids.clear();
+        self.sentences.clear();
+        self.seen_in.clear();
+        self.text.clear();
+        self.ends.clear();
+        self.sentence = 0;
+    }
+
+    /// Takes the counted stems out as (text, ends, counts) and clears the counter.
+    fn take(&mut self) -> (String, Vec<u32>, Vec<u32>) {
+        let text = std::mem::take(&mut self.text);
+        let ends = std::mem::take(&mut self.ends);
+        let sentences = std::mem::take(&mut self.sentences);
+        self.clear();
+        (text, ends, sentences)
     }
 }
 
@@ -497,6 +575,35 @@ mod tests {
         assert!(parse_part("0/8").is_err());
         assert!(parse_part("9/8").is_err());
         assert!(parse_part("x").is_err());
+    }
+
+    #[test]
+    fn stem_counter_counts_as_the_term_counter_does() {
+        let stems = ["snow", "is", "white", "coal", "black", "the"];
+        let mut seed = 11u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut counter = StemCounter::default();
+        for round in 0..50 {
+            // Stem numbers are a different one-to-one map each round, as
+            // after the analyzer's cache was emptied.
+            let offset = next(1000) as u32;
+            let mut expected = index::TermCounter::new();
+            for _ in 0..next(8) {
+                for _ in 0..next(10) {
+                    let k = next(stems.len());
+                    counter.add(offset + k as u32 * 7, stems[k]);
+                    expected.add(stems[k]);
+                }
+                counter.end_sentence();
+                expected.end_sentence();
+            }
+            assert_eq!(counter.take(), expected.take(), "round {round}");
+        }
     }
 
     #[test]

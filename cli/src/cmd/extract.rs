@@ -156,6 +156,7 @@ impl Job<'_> {
                 let options = nlp::AnalyzeOptions {
                     tokens: !self.args.no_tokens,
                     stems: !self.args.no_stems,
+                    keys: false,
                 };
                 write_rich(&mut line, page, &url, &article, self.analyzer, options)
             }
@@ -411,6 +412,7 @@ mod tests {
                 let options = nlp::AnalyzeOptions {
                     tokens: !job.args.no_tokens,
                     stems: !job.args.no_stems,
+                    keys: false,
                 };
                 let analyzed = job.analyzer.analyze(&article, options);
                 let entities = nlp::entities(&article, &page.title);
