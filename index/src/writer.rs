@@ -801,7 +801,7 @@ impl IndexWriter {
         let mut with_dict = crate::block::Compressor::new(level, Some(&dict)).map_err(io)?;
         let (mut plain_bytes, mut dict_bytes) = (0u64, 0u64);
         let mut measure = |block: &[u8], n: usize| -> Result<()> {
-            if n % DICT_MEASURE_EVERY == 0 {
+            if n.is_multiple_of(DICT_MEASURE_EVERY) {
                 plain_bytes += plain.compress(block).map_err(io)?.len() as u64;
                 dict_bytes += with_dict.compress(block).map_err(io)?.len() as u64;
             }
