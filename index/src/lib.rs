@@ -80,6 +80,6 @@ pub use manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, MANIFEST_FI
 pub use record::{ArticleRecord, EncodedRecord, LinkRecord, SectionRecord, SentenceRecord};
 pub use shard::Shard;
 pub use writer::{
-    ArticleInput, BuildSummary, FlatArticleInput, FlatWords, IndexBuilder, IndexWriter,
+    ArticleInput, BuildSummary, FlatArticleInput, FoldedSentences, IndexBuilder, IndexWriter,
     TermCounter, TermCounts,
 };

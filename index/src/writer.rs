@@ -227,16 +227,22 @@ pub struct ArticleInput<'a> {
     pub anchors: &'a [(String, String)],
 }
 
-/// Words of several sentences stored back to back in one string, so that an
-/// article needs no string per word or per sentence.
+/// An article's folded sentences as sequences of words over one table of
+/// words, so that an article needs no string per word or per sentence and a
+/// word that occurs many times is stored (and looked up) once.
+///
+/// Sentence `i` is the words `words[sequence[j]]` for `j` in
+/// `sentence_ends[i - 1]..sentence_ends[i]`, joined by single spaces (a word
+/// may itself hold spaces, e.g. `"foo bar"` from `foo_bar`).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct FlatWords<'a> {
-    /// The words back to back, without separators.
-    pub text: &'a str,
-    /// The end offset of each word in `text`, ascending.
+pub struct FoldedSentences<'a> {
+    /// The words back to back, without separators (distinct ones, ideally).
+    pub words: &'a str,
+    /// The end offset of each word in `words`, ascending.
     pub word_ends: &'a [u32],
-    /// The number of words up to and including each sentence, ascending
-    /// (sentence `i` holds words `sentence_ends[i - 1]..sentence_ends[i]`).
+    /// The words of all the sentences in order, as indexes into `word_ends`.
+    pub sequence: &'a [u32],
+    /// The length of `sequence` up to and including each sentence, ascending.
     pub sentence_ends: &'a [u32],
 }
 
@@ -263,52 +269,58 @@ fn check_ends(text: &str, ends: &[u32]) -> std::result::Result<(), EndsError> {
     Ok(())
 }
 
-impl<'a> FlatWords<'a> {
-    /// The number of sentences.
-    pub fn n_sentences(&self) -> usize {
-        self.sentence_ends.len()
-    }
-
+impl FoldedSentences<'_> {
     /// Checks that the offsets are ascending, in range and on character
-    /// boundaries, so that [`FlatWords::word`] cannot fail.
+    /// boundaries and every word index in range.
     fn check(&self, what: &str, id: u64) -> Result<()> {
         let bad = |why: &str| Err(Error::invalid(format!("article {id}: {what} {why}")));
-        match check_ends(self.text, self.word_ends) {
+        match check_ends(self.words, self.word_ends) {
             Err(EndsError::Misplaced) => {
                 return bad("has a word end out of order or inside a character");
             }
             Err(EndsError::Trailing) => return bad("has text after its last word"),
             Ok(()) => {}
         }
+        if self
+            .sequence
+            .iter()
+            .any(|&word| word as usize >= self.word_ends.len())
+        {
+            return bad("has a word index out of range");
+        }
         let mut last = 0u32;
         for &end in self.sentence_ends {
-            if end < last || end as usize > self.word_ends.len() {
+            if end < last || end as usize > self.sequence.len() {
                 return bad("has a sentence end out of order or out of range");
             }
             last = end;
         }
-        if last as usize != self.word_ends.len() {
+        if last as usize != self.sequence.len() {
             return bad("has words after its last sentence");
         }
         Ok(())
     }
 }
 
-/// An article's folded sentences as the text log holds them: the texts back
-/// to back and the end of each.
+/// An article's folded sentences as the text log holds them
+/// ([`FoldedSentences`], owned).
 #[derive(serde::Serialize, serde::Deserialize)]
-struct FoldedTexts {
+struct FoldedWords {
     #[serde(with = "crate::record::bytes")]
-    text: Vec<u8>,
-    ends: Vec<u32>,
+    words: Vec<u8>,
+    word_ends: Vec<u32>,
+    sequence: Vec<u32>,
+    sentence_ends: Vec<u32>,
 }
 
-/// [`FoldedTexts`], borrowed, for writing.
+/// [`FoldedWords`], borrowed, for writing.
 #[derive(serde::Serialize)]
-struct FoldedTextsRef<'a> {
+struct FoldedWordsRef<'a> {
     #[serde(serialize_with = "crate::record::bytes::serialize")]
-    text: &'a [u8],
-    ends: &'a [u32],
+    words: &'a [u8],
+    word_ends: &'a [u32],
+    sequence: &'a [u32],
+    sentence_ends: &'a [u32],
 }
 
 /// An article's distinct stems, each with the number of its sentences holding
@@ -450,9 +462,9 @@ pub struct FlatArticleInput<'a> {
     /// sentences holding each (empty if the article is not searchable), as a
     /// [`TermCounter`] gives them for [`ArticleInput::sentence_stems`].
     pub terms: TermCounts<'a>,
-    /// The folded sentences as one word per sentence (`sentence_ends` is
-    /// `1, 2, 3...`, or empty), as in [`ArticleInput::folded_sentences`].
-    pub folded_sentences: FlatWords<'a>,
+    /// The folded sentences (one per sentence of the record, or none), as
+    /// in [`ArticleInput::folded_sentences`].
+    pub folded_sentences: FoldedSentences<'a>,
     /// The article's links as (folded anchor text, folded target title).
     pub anchors: &'a [(String, String)],
 }
@@ -500,7 +512,7 @@ pub struct IndexWriter {
     ids: Sorter<(u64, u64, u32, u32, u32, u32)>,
     postings: Option<PostingsBuffer>,
     anchors: Option<Log<ArticleAnchors>>,
-    texts: Option<Log<FoldedTexts>>,
+    texts: Option<Log<FoldedWords>>,
     counts: Counts,
     spill_runs: u64,
     dictionary_sample: usize,
@@ -609,8 +621,9 @@ impl IndexWriter {
             }
             counter.end_sentence();
         }
-        let text = input.folded_sentences.concat();
-        let ends: Vec<u32> = input
+        // Each folded sentence is one word of the table.
+        let words = input.folded_sentences.concat();
+        let word_ends: Vec<u32> = input
             .folded_sentences
             .iter()
             .scan(0u32, |end, sentence| {
@@ -618,13 +631,17 @@ impl IndexWriter {
                 Some(*end)
             })
             .collect();
+        let sequence: Vec<u32> = (0..word_ends.len() as u32).collect();
+        let sentence_ends: Vec<u32> = (1..=word_ends.len() as u32).collect();
         self.add_article_with(
             EncodedRecord::new(input.record)?,
             input.title_key,
             counter.terms(),
-            FoldedTextsRef {
-                text: text.as_bytes(),
-                ends: &ends,
+            FoldedWordsRef {
+                words: words.as_bytes(),
+                word_ends: &word_ends,
+                sequence: &sequence,
+                sentence_ends: &sentence_ends,
             },
             input.anchors,
         )
@@ -636,28 +653,20 @@ impl IndexWriter {
     ///
     /// Errors with [`Error::InvalidInput`] (and adds nothing) as `add_article`
     /// does, and when an offset is out of order or out of range, a count is 0
-    /// or above the number of sentences, or a folded sentence is not one word.
+    /// or above the number of sentences, or a word index is out of range.
     pub fn add_article_flat(&mut self, input: FlatArticleInput<'_>) -> Result<()> {
         let id = input.record.id();
         let folded = input.folded_sentences;
         folded.check("folded_sentences", id)?;
-        if folded
-            .sentence_ends
-            .iter()
-            .zip(1u32..)
-            .any(|(&end, i)| end != i)
-        {
-            return Err(Error::invalid(format!(
-                "article {id}: folded_sentences must hold one word per sentence"
-            )));
-        }
         self.add_article_with(
             input.record,
             input.title_key,
             input.terms,
-            FoldedTextsRef {
-                text: folded.text.as_bytes(),
-                ends: folded.word_ends,
+            FoldedWordsRef {
+                words: folded.words.as_bytes(),
+                word_ends: folded.word_ends,
+                sequence: folded.sequence,
+                sentence_ends: folded.sentence_ends,
             },
             input.anchors,
         )
@@ -669,12 +678,17 @@ impl IndexWriter {
         record: EncodedRecord,
         title_key: &str,
         terms: TermCounts<'_>,
-        folded: FoldedTextsRef<'_>,
+        folded: FoldedWordsRef<'_>,
         anchors: &[(String, String)],
     ) -> Result<()> {
         let n_sentences = record.sentence_count();
         let id = record.id();
-        check_len(id, "folded_sentences", folded.ends.len(), n_sentences)?;
+        check_len(
+            id,
+            "folded_sentences",
+            folded.sentence_ends.len(),
+            n_sentences,
+        )?;
         terms.check(id, n_sentences)?;
         let (record_sentences, record_links) = (record.n_sentences(), record.n_links());
         let encoded = record.into_bytes();
@@ -1356,7 +1370,7 @@ impl IndexWriter {
         // Articles are read in chunks of about OCCURRENCE_CHUNK_BYTES of text,
         // each chunk scanned by `threads` threads; the items are sorted by the
         // sorter, so the split does not change the output.
-        let mut chunk: Vec<(FoldedTexts, Vec<String>)> = Vec::new();
+        let mut chunk: Vec<(FoldedWords, Vec<String>)> = Vec::new();
         let mut chunk_bytes = 0usize;
         loop {
             let next = texts.next_item()?;
@@ -1365,7 +1379,7 @@ impl IndexWriter {
                 let names = anchor_names.next_item()?.ok_or_else(|| {
                     Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
                 })?;
-                chunk_bytes += sentences.text.len();
+                chunk_bytes += sentences.words.len() + 2 * sentences.sequence.len();
                 chunk.push((sentences, names));
             }
             if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
@@ -1478,13 +1492,13 @@ fn with_path(error: Error, path: &Path) -> Error {
 /// The (alias ordinal, anchored) items of a chunk of articles, each article's
 /// `(folded sentences, anchor names)`, scanned by up to `threads` threads.
 fn chunk_occurrences(
-    chunk: &[(FoldedTexts, Vec<String>)],
+    chunk: &[(FoldedWords, Vec<String>)],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
     threads: usize,
 ) -> Vec<(u64, bool)> {
     let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
-    let scan = |part: &[(FoldedTexts, Vec<String>)]| {
+    let scan = |part: &[(FoldedWords, Vec<String>)]| {
         // Each distinct token's walk from the root is done once per part.
         let mut memo = FirstTokens::default();
         part.iter()
@@ -1519,32 +1533,68 @@ type FirstTokens<'t> = std::collections::HashMap<
     std::hash::BuildHasherDefault<crate::postings::FxHasher>,
 >;
 
+/// A token of a folded sentence and where its walk from the alias set's
+/// root ended (None: no alias starts with it).
+#[derive(Clone, Copy)]
+struct ScanToken<'t> {
+    bytes: &'t [u8],
+    state: Option<TokenState>,
+}
+
+impl AsRef<[u8]> for ScanToken<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
 /// One article's (alias ordinal, anchored) items: every alias of `set` found
 /// as a token n-gram of its sentences or among its anchor names, once,
 /// anchored if any occurrence was an anchor.
+///
+/// Each word of the article's table is split into tokens and looked up in
+/// `memo` once; a sentence is then a run of those tokens, copied by index.
 fn article_occurrences<'t>(
-    sentences: &'t FoldedTexts,
+    sentences: &'t FoldedWords,
     names: &[String],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
     memo: &mut FirstTokens<'t>,
 ) -> Vec<(u64, bool)> {
     let mut found: Vec<(u64, bool)> = Vec::new();
-    // One token buffer for all the sentences; matches go straight to `found`.
-    let mut tokens: Vec<&[u8]> = Vec::new();
+    // The log is written by this writer; a damaged one gives no matches
+    // rather than a panic (`get` and `unwrap_or_default` below).
+    let mut pieces: Vec<ScanToken<'t>> = Vec::new();
+    let mut word_pieces: Vec<(u32, u32)> = Vec::with_capacity(sentences.word_ends.len());
     let mut start = 0usize;
-    for &end in &sentences.ends {
-        // The log is written by this writer; a damaged one gives no matches
-        // rather than a panic.
-        let sentence = sentences.text.get(start..end as usize).unwrap_or_default();
+    for &end in &sentences.word_ends {
+        let word = sentences.words.get(start..end as usize).unwrap_or_default();
         start = end as usize;
-        tokens.clear();
-        tokens.extend(sentence.split(|&byte| byte == b' '));
-        for (start, token) in tokens.iter().enumerate() {
+        let first = pieces.len() as u32;
+        for bytes in word.split(|&byte| byte == b' ') {
             let state = *memo
-                .entry(token)
-                .or_insert_with(|| walk_first_token(set, token));
-            if let Some(state) = state {
+                .entry(bytes)
+                .or_insert_with(|| walk_first_token(set, bytes));
+            pieces.push(ScanToken { bytes, state });
+        }
+        word_pieces.push((first, pieces.len() as u32));
+    }
+    // One token buffer for all the sentences; matches go straight to `found`.
+    let mut tokens: Vec<ScanToken<'t>> = Vec::new();
+    let mut from = 0usize;
+    for &to in &sentences.sentence_ends {
+        let words = sentences
+            .sequence
+            .get(from..to as usize)
+            .unwrap_or_default();
+        from = to as usize;
+        tokens.clear();
+        for &word in words {
+            if let Some(&(a, b)) = word_pieces.get(word as usize) {
+                tokens.extend_from_slice(&pieces[a as usize..b as usize]);
+            }
+        }
+        for (start, token) in tokens.iter().enumerate() {
+            if let Some(state) = token.state {
                 continue_token_prefix_match(
                     set,
                     &tokens,

@@ -396,22 +396,37 @@ fn empty_index() {
     index.verify().unwrap();
 }
 
-/// Flattens per-sentence words into one string with offsets.
-fn flatten(sentences: &[Vec<String>]) -> (String, Vec<u32>, Vec<u32>) {
-    let (mut text, mut word_ends, mut sentence_ends) = (String::new(), Vec::new(), Vec::new());
-    for words in sentences {
-        for word in words {
-            text.push_str(word);
-            word_ends.push(text.len() as u32);
+/// Folded sentences as a table of distinct words and, per sentence, indexes
+/// into it: (words, word ends, sequence, sentence ends). Each sentence is
+/// split at spaces into words, except that with `whole` a sentence's last
+/// two words stay one word holding a space.
+fn word_table(sentences: &[String], whole: bool) -> (String, Vec<u32>, Vec<u32>, Vec<u32>) {
+    let mut table: std::collections::HashMap<String, u32> = Default::default();
+    let (mut words, mut word_ends, mut sequence, mut sentence_ends) =
+        (String::new(), Vec::new(), Vec::new(), Vec::new());
+    for sentence in sentences {
+        let mut parts: Vec<String> = sentence.split(' ').map(str::to_owned).collect();
+        if whole && parts.len() >= 2 {
+            let last = parts.pop().unwrap();
+            let before = parts.pop().unwrap();
+            parts.push(format!("{before} {last}"));
         }
-        sentence_ends.push(word_ends.len() as u32);
+        for part in parts {
+            let index = *table.entry(part.clone()).or_insert_with(|| {
+                words.push_str(&part);
+                word_ends.push(words.len() as u32);
+                word_ends.len() as u32 - 1
+            });
+            sequence.push(index);
+        }
+        sentence_ends.push(sequence.len() as u32);
     }
-    (text, word_ends, sentence_ends)
+    (words, word_ends, sequence, sentence_ends)
 }
 
 #[test]
 fn flat_articles_give_the_same_bytes() {
-    use index::{EncodedRecord, FlatArticleInput, FlatWords, TermCounter, TermCounts};
+    use index::{EncodedRecord, FlatArticleInput, FoldedSentences, TermCounter, TermCounts};
     let dir = tempfile::tempdir().unwrap();
     let articles = corpus(300);
     let nested = dir.path().join("nested");
@@ -429,17 +444,17 @@ fn flat_articles_give_the_same_bytes() {
             }
             counter.end_sentence();
         }
-        let folded: Vec<Vec<String>> = article.folded.iter().map(|f| vec![f.clone()]).collect();
-        let folded = flatten(&folded);
+        let folded = word_table(&article.folded, n % 2 == 1);
         writer
             .add_article_flat(FlatArticleInput {
                 record: EncodedRecord::new(&article.record).unwrap(),
                 title_key: &article.key,
                 terms: counter.terms(),
-                folded_sentences: FlatWords {
-                    text: &folded.0,
+                folded_sentences: FoldedSentences {
+                    words: &folded.0,
                     word_ends: &folded.1,
-                    sentence_ends: &folded.2,
+                    sequence: &folded.2,
+                    sentence_ends: &folded.3,
                 },
                 anchors: &article.anchors,
             })
@@ -458,7 +473,6 @@ fn flat_articles_give_the_same_bytes() {
     let mut writer = IndexBuilder::new(&bad).start().unwrap();
     let record = &articles[0].record;
     let n = record.n_sentences as usize;
-    let ends: Vec<u32> = (1..=n as u32).collect();
     let too_many = n as u32 + 1;
     for (text, ends, sentences) in [
         ("ab", &[1u32, 3][..], &[1u32, 1][..]),
@@ -476,24 +490,57 @@ fn flat_articles_give_the_same_bytes() {
                 ends,
                 sentences,
             },
-            folded_sentences: FlatWords::default(),
+            folded_sentences: FoldedSentences::default(),
             anchors: &[],
         };
         assert!(writer.add_article_flat(input).is_err());
     }
-    let folded_text = "a".repeat(n);
-    let two_per_sentence: Vec<u32> = (1..=n as u32).map(|i| (i * 2).min(n as u32)).collect();
+    // Folded sentences: a word index out of range, sentence ends out of
+    // order or past the sequence, words after the last sentence, one
+    // sentence too many.
+    let one_each: Vec<u32> = (1..=n as u32).collect();
+    let zeros = vec![0u32; n];
+    let mut past = zeros.clone();
+    past[n - 1] = 1;
+    let mut backwards = one_each.clone();
+    backwards.swap(0, n - 1);
+    let mut too_far = one_each.clone();
+    too_far[n - 1] = n as u32 + 1;
+    let extra: Vec<u32> = (1..=n as u32 + 1).collect();
+    for (sequence, sentence_ends) in [
+        (&past[..], &one_each[..]),
+        (&zeros[..], &backwards[..]),
+        (&zeros[..], &too_far[..]),
+        (&[0u32; 1][..], &zeros[..]),
+        (&zeros[..], &extra[..]),
+    ] {
+        let input = FlatArticleInput {
+            record: EncodedRecord::new(record).unwrap(),
+            title_key: "x",
+            terms: TermCounts::default(),
+            folded_sentences: FoldedSentences {
+                words: "a",
+                word_ends: &[1],
+                sequence,
+                sentence_ends,
+            },
+            anchors: &[],
+        };
+        assert!(writer.add_article_flat(input).is_err());
+    }
+    // The same shapes, right, are taken.
     let input = FlatArticleInput {
         record: EncodedRecord::new(record).unwrap(),
         title_key: "x",
         terms: TermCounts::default(),
-        folded_sentences: FlatWords {
-            text: &folded_text,
-            word_ends: &ends,
-            sentence_ends: &two_per_sentence,
+        folded_sentences: FoldedSentences {
+            words: "a",
+            word_ends: &[1],
+            sequence: &zeros,
+            sentence_ends: &one_each,
         },
         anchors: &[],
     };
-    assert!(writer.add_article_flat(input).is_err());
-    assert_eq!(writer.finish().unwrap().counts.articles, 0);
+    writer.add_article_flat(input).unwrap();
+    assert_eq!(writer.finish().unwrap().counts.articles, 1);
 }

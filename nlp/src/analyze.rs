@@ -19,7 +19,8 @@ pub struct AnalyzeOptions {
     pub tokens: bool,
     /// Fill [`Sentence::stems`].
     pub stems: bool,
-    /// Fill [`SentenceRef::folded`] and [`SentenceRef::stem_ids`] (the keys
+    /// Fill [`SentenceRef::folded_words`], [`SentenceRef::word_ids`] and
+    /// [`SentenceRef::stem_ids`] (the keys
     /// an index needs; only [`Analyzer::for_each_sentence`] and
     /// [`Analyzer::for_each_sentence_of`] lend them). Implies `stems`.
     #[serde(default)]
@@ -107,7 +108,8 @@ pub struct SentenceRef<'a> {
     tokens: Words<'a>,
     stems: Words<'a>,
     stem_ids: &'a [u32],
-    folded: &'a str,
+    word_ids: &'a [u32],
+    folded_words: Words<'a>,
 }
 
 impl<'a> SentenceRef<'a> {
@@ -146,12 +148,21 @@ impl<'a> SentenceRef<'a> {
         self.stem_ids
     }
 
-    /// The words folded ([`crate::fold`]) and joined by single spaces, if
-    /// [`AnalyzeOptions::keys`] is set: the same string as `fold` of the
-    /// tokens joined by spaces, built from per-word folds the stem cache
-    /// keeps.
-    pub fn folded(&self) -> &'a str {
-        self.folded
+    /// Per word, a number naming it, if [`AnalyzeOptions::keys`] is set:
+    /// equal words (tokens) have equal numbers and different words different
+    /// ones, over the same span as [`SentenceRef::stem_ids`], and the numbers
+    /// are as small.
+    pub fn word_ids(&self) -> &'a [u32] {
+        self.word_ids
+    }
+
+    /// Per word, its fold ([`crate::fold`] of the token), if
+    /// [`AnalyzeOptions::keys`] is set. A fold may be empty (a word of
+    /// combining marks only) or hold spaces (a word with `_`); the non-empty
+    /// folds joined by single spaces are `fold` of the tokens joined by
+    /// spaces. The stem cache keeps them, so a word is folded once.
+    pub fn folded_words(&self) -> Words<'a> {
+        self.folded_words
     }
 
     /// Copies the sentence into an owned [`Sentence`].
@@ -248,7 +259,8 @@ struct Scratch {
     token_buf: WordBuf,
     stem_buf: WordBuf,
     stem_ids: Vec<u32>,
-    folded: String,
+    word_ids: Vec<u32>,
+    folded_buf: WordBuf,
 }
 
 thread_local! {
@@ -356,7 +368,8 @@ impl Analyzer {
             token_buf,
             stem_buf,
             stem_ids,
-            folded,
+            word_ids,
+            folded_buf,
         } = scratch;
         let want_stems = opts.stems || opts.keys;
         for block in &section.blocks {
@@ -365,7 +378,8 @@ impl Analyzer {
                 token_buf.clear();
                 stem_buf.clear();
                 stem_ids.clear();
-                folded.clear();
+                word_ids.clear();
+                folded_buf.clear();
                 if opts.tokens || want_stems {
                     for_each_word(text, |_, raw| {
                         let at = token_buf.text.len();
@@ -377,13 +391,9 @@ impl Analyzer {
                             stem_buf.ends.push(stem_buf.text.len() as u32);
                             if opts.keys {
                                 stem_ids.push(entry.stem_id);
-                                let word = stems.folded(entry);
-                                if !word.is_empty() {
-                                    if !folded.is_empty() {
-                                        folded.push(' ');
-                                    }
-                                    folded.push_str(word);
-                                }
+                                word_ids.push(entry.word_id);
+                                folded_buf.text.push_str(stems.folded(entry));
+                                folded_buf.ends.push(folded_buf.text.len() as u32);
                             }
                         }
                         if opts.tokens {
@@ -405,7 +415,8 @@ impl Analyzer {
                     tokens: token_buf.words(),
                     stems: stem_buf.words(),
                     stem_ids,
-                    folded,
+                    word_ids,
+                    folded_words: folded_buf.words(),
                 });
             }
         }
@@ -446,6 +457,7 @@ struct CacheEntry {
     stem_start: u32,
     stem_end: u32,
     stem_id: u32,
+    word_id: u32,
     /// The folded word; an empty range until asked for (`folded_start`
     /// is `u32::MAX` then).
     folded_start: u32,
@@ -498,6 +510,7 @@ impl StemCache {
                     stem_start,
                     stem_end,
                     stem_id,
+                    word_id: self.map.len() as u32,
                     folded_start,
                     folded_end,
                 }
@@ -652,17 +665,23 @@ mod tests {
         assert_eq!(sentence.stems, ["snow", "is", "white"]);
     }
 
-    /// Checks the keys of every sentence of `article`: the folded text is
-    /// `fold` of the joined tokens, and stem numbers match stems one to one.
+    /// Checks the keys of every sentence of `article`: the folded words are
+    /// `fold` of the tokens (and joined, of the joined tokens), and word and
+    /// stem numbers match words and stems one to one.
     fn check_keys(analyzer: &Analyzer, article: &Article) {
         let mut ids: HashMap<String, u32> = HashMap::new();
         let mut stems_of: HashMap<u32, String> = HashMap::new();
+        let mut word_ids: HashMap<String, u32> = HashMap::new();
+        let mut words_of: HashMap<u32, String> = HashMap::new();
         let mut n = 0;
         analyzer.for_each_sentence_of(&article.sections, AnalyzeOptions::INDEX, |_, sentence| {
             n += 1;
             let tokens: Vec<&str> = sentence.tokens().iter().collect();
+            let folded: Vec<&str> = sentence.folded_words().iter().collect();
+            assert_eq!(folded.len(), tokens.len());
+            let joined: Vec<&str> = folded.iter().copied().filter(|f| !f.is_empty()).collect();
             assert_eq!(
-                sentence.folded(),
+                joined.join(" "),
                 crate::fold(&tokens.join(" ")),
                 "{tokens:?}"
             );
@@ -670,6 +689,16 @@ mod tests {
             for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
                 assert_eq!(*ids.entry(stem.to_owned()).or_insert(id), id, "{stem}");
                 assert_eq!(stems_of.entry(id).or_insert(stem.to_owned()), stem);
+            }
+            assert_eq!(sentence.word_ids().len(), tokens.len());
+            for ((token, &id), fold) in tokens.iter().zip(sentence.word_ids()).zip(&folded) {
+                assert_eq!(
+                    *word_ids.entry(token.to_string()).or_insert(id),
+                    id,
+                    "{token}"
+                );
+                assert_eq!(words_of.entry(id).or_insert(token.to_string()), token);
+                assert_eq!(*fold, crate::fold(token));
             }
         });
         let expected: usize = analyzer

@@ -23,6 +23,9 @@ use crate::pipeline;
 use crate::progress::Reporter;
 
 /// What one page contributes to an index.
+// Most items are articles, so boxing the larger variant would only add an
+// allocation per article.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Serialize, Deserialize)]
 pub enum BuildItem {
     /// An article with the inputs the index writer needs.
@@ -39,10 +42,14 @@ pub enum BuildItem {
         term_ends: Vec<u32>,
         /// Per stem, the number of sentences holding it.
         term_sentences: Vec<u32>,
-        /// The folded tokens of each sentence, joined by spaces, back to back.
-        folded: String,
-        /// The end offset of each sentence in `folded`.
-        folded_ends: Vec<u32>,
+        /// The article's distinct folded words, back to back.
+        words: String,
+        /// The end offset of each word in `words`.
+        word_ends: Vec<u32>,
+        /// The words of every sentence, in order, as indexes into `word_ends`.
+        sequence: Vec<u32>,
+        /// The length of `sequence` up to and including each sentence.
+        sentence_ends: Vec<u32>,
         /// (folded anchor, folded target title) per link.
         anchors: Vec<(String, String)>,
     },
@@ -307,12 +314,12 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
             terms,
             term_ends,
             term_sentences,
-            folded,
-            folded_ends,
+            words,
+            word_ends,
+            sequence,
+            sentence_ends,
             anchors,
         } => {
-            // One folded "word" per sentence.
-            let one_each: Vec<u32> = (1..=folded_ends.len() as u32).collect();
             let id = record.id();
             writer
                 .add_article_flat(index::FlatArticleInput {
@@ -323,10 +330,11 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
                         ends: &term_ends,
                         sentences: &term_sentences,
                     },
-                    folded_sentences: index::FlatWords {
-                        text: &folded,
-                        word_ends: &folded_ends,
-                        sentence_ends: &one_each,
+                    folded_sentences: index::FoldedSentences {
+                        words: &words,
+                        word_ends: &word_ends,
+                        sequence: &sequence,
+                        sentence_ends: &sentence_ends,
                     },
                     anchors: &anchors,
                 })
@@ -378,13 +386,11 @@ impl Analysis {
     }
 
     /// The build item of an article: the sentences are borrowed from the
-    /// analyzer one by one with their folded text and the numbers of their
-    /// stems, which count the stems (on this worker thread, so the index
-    /// writer sees each distinct stem once) with an array lookup per word;
-    /// nothing is allocated per word.
+    /// analyzer one by one with the numbers of their words and stems, which
+    /// count the stems (on this worker thread, so the index writer sees each
+    /// distinct stem once) and number the article's distinct folded words
+    /// with an array lookup per word; nothing is allocated per word.
     fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> anyhow::Result<BuildItem> {
-        let mut folded = String::new();
-        let mut folded_ends = Vec::new();
         let mut anchors = Vec::new();
         let mut n_sentences = 0u32;
         let mut n_links = 0u32;
@@ -398,8 +404,10 @@ impl Analysis {
                 sentences: Vec::new(),
             })
             .collect();
-        let (terms, term_ends, term_sentences) = STEM_COUNTER.with_borrow_mut(|counter| {
-            counter.clear();
+        let (terms, words) = ARTICLE_KEYS.with_borrow_mut(|keys| {
+            let ArticleKeys { stems, words } = keys;
+            stems.clear();
+            words.clear();
             self.analyzer.for_each_sentence_of(
                 &article.sections,
                 nlp::AnalyzeOptions::INDEX,
@@ -421,12 +429,14 @@ impl Analysis {
                             target: link.target.to_owned(),
                         });
                     }
-                    folded.push_str(sentence.folded());
-                    folded_ends.push(folded.len() as u32);
-                    for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
-                        counter.add(id, stem);
+                    for (word, &id) in sentence.folded_words().iter().zip(sentence.word_ids()) {
+                        words.add(id, word);
                     }
-                    counter.end_sentence();
+                    words.end_sentence();
+                    for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
+                        stems.add(id, stem);
+                    }
+                    stems.end_sentence();
                     sections[section].sentences.push(index::SentenceRecord {
                         text: sentence.text.to_owned(),
                         kind: block_kind(sentence.kind),
@@ -434,8 +444,10 @@ impl Analysis {
                     });
                 },
             );
-            counter.take()
+            (stems.take(), words.take())
         });
+        let (terms, term_ends, term_sentences) = terms;
+        let (words, word_ends, sequence, sentence_ends) = words;
         let record = index::ArticleRecord {
             id: page.id,
             title: page.title.clone(),
@@ -453,18 +465,100 @@ impl Analysis {
             terms,
             term_ends,
             term_sentences,
-            folded,
-            folded_ends,
+            words,
+            word_ends,
+            sequence,
+            sentence_ends,
             anchors,
         })
     }
 }
 
 thread_local! {
-    /// Each worker's stem counter: its table by stem number is as large as
-    /// the thread's stem cache, so it is kept rather than made per article.
-    static STEM_COUNTER: std::cell::RefCell<StemCounter> =
-        std::cell::RefCell::new(StemCounter::default());
+    /// Each worker's stem counter and word table: their tables by number are
+    /// as large as the thread's stem cache, so they are kept rather than
+    /// made per article.
+    static ARTICLE_KEYS: std::cell::RefCell<ArticleKeys> =
+        std::cell::RefCell::new(ArticleKeys::default());
+}
+
+#[derive(Default)]
+struct ArticleKeys {
+    stems: StemCounter,
+    words: WordTable,
+}
+
+/// An article's folded sentences as [`index::FoldedSentences`] wants them:
+/// a table of the distinct non-empty folded words, by the word numbers of
+/// [`nlp::SentenceRef::word_ids`], and each sentence as indexes into it.
+#[derive(Default)]
+struct WordTable {
+    /// Per word number, 1 + its index in the table, [`FOLDS_TO_NOTHING`], or 0.
+    index_of: Vec<u32>,
+    /// The word numbers seen in this article.
+    ids: Vec<u32>,
+    words: String,
+    word_ends: Vec<u32>,
+    sequence: Vec<u32>,
+    sentence_ends: Vec<u32>,
+}
+
+/// [`WordTable::index_of`] of a word whose fold is empty (left out, as
+/// joining the folds of a sentence leaves it out).
+const FOLDS_TO_NOTHING: u32 = u32::MAX;
+
+impl WordTable {
+    /// Appends word number `id`, folded `folded`, to the current sentence.
+    fn add(&mut self, id: u32, folded: &str) {
+        let i = id as usize;
+        if i >= self.index_of.len() {
+            self.index_of.resize(i + 1, 0);
+        }
+        let index = match self.index_of[i] {
+            0 => {
+                self.ids.push(id);
+                if folded.is_empty() {
+                    self.index_of[i] = FOLDS_TO_NOTHING;
+                    return;
+                }
+                self.words.push_str(folded);
+                self.word_ends.push(self.words.len() as u32);
+                let index = self.word_ends.len() as u32 - 1;
+                self.index_of[i] = index + 1;
+                index
+            }
+            FOLDS_TO_NOTHING => return,
+            slot => slot - 1,
+        };
+        self.sequence.push(index);
+    }
+
+    fn end_sentence(&mut self) {
+        self.sentence_ends.push(self.sequence.len() as u32);
+    }
+
+    fn clear(&mut self) {
+        for &id in &self.ids {
+            self.index_of[id as usize] = 0;
+        }
+        self.ids.clear();
+        self.words.clear();
+        self.word_ends.clear();
+        self.sequence.clear();
+        self.sentence_ends.clear();
+    }
+
+    /// Takes out (words, word ends, sequence, sentence ends) and clears the table.
+    fn take(&mut self) -> (String, Vec<u32>, Vec<u32>, Vec<u32>) {
+        let taken = (
+            std::mem::take(&mut self.words),
+            std::mem::take(&mut self.word_ends),
+            std::mem::take(&mut self.sequence),
+            std::mem::take(&mut self.sentence_ends),
+        );
+        self.clear();
+        taken
+    }
 }
 
 /// Counts, for one article at a time, in how many sentences each distinct
