@@ -233,26 +233,53 @@ impl<T> Drop for Merge<T> {
     }
 }
 
-/// An append-only spill file of items, read back in insertion order.
+/// An append-only spill file of items, read back in insertion order. The
+/// items are held in memory up to a byte limit and go to the file only
+/// beyond it (all of them, in order, from then on).
 pub(crate) struct Log<T> {
     path: PathBuf,
-    out: BufWriter<File>,
+    /// The encoded items while they fit in `limit`.
+    memory: Vec<u8>,
+    limit: usize,
+    /// The file, once the items outgrew `limit`.
+    out: Option<BufWriter<File>>,
     scratch: Vec<u8>,
     len: u64,
     _items: PhantomData<T>,
 }
 
 impl<T: Serialize + DeserializeOwned> Log<T> {
-    /// Creates the log file at `path`.
+    /// Creates a log that goes straight to the file at `path`.
     pub(crate) fn create(path: PathBuf) -> Result<Log<T>> {
-        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(Log {
-            out: BufWriter::with_capacity(1 << 16, file),
+        Log::with_memory(path, 0)
+    }
+
+    /// Creates a log that holds up to `limit` bytes of encoded items in
+    /// memory and writes to the file at `path` beyond that.
+    pub(crate) fn with_memory(path: PathBuf, limit: usize) -> Result<Log<T>> {
+        let mut log = Log {
             path,
+            memory: Vec::new(),
+            limit,
+            out: None,
             scratch: Vec::new(),
             len: 0,
             _items: PhantomData,
-        })
+        };
+        if limit == 0 {
+            log.open_file()?;
+        }
+        Ok(log)
+    }
+
+    /// Creates the file and moves the items held in memory to it.
+    fn open_file(&mut self) -> Result<&mut BufWriter<File>> {
+        let file = File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        out.write_all(&self.memory)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.memory = Vec::new();
+        Ok(self.out.insert(out))
     }
 
     /// Appends one item.
@@ -264,15 +291,32 @@ impl<T: Serialize + DeserializeOwned> Log<T> {
     /// form, such as a slice for a vector), saving the copy into a `T`.
     pub(crate) fn push_as<S: Serialize + ?Sized>(&mut self, item: &S) -> Result<()> {
         self.len += 1;
-        write_item(&mut self.out, item, &mut self.scratch, &self.path)
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => {
+                write_item(&mut self.memory, item, &mut self.scratch, &self.path)?;
+                // Capacity, not length: that is what the buffer holds.
+                if self.memory.capacity() > self.limit {
+                    self.open_file()?;
+                }
+                return Ok(());
+            }
+        };
+        write_item(out, item, &mut self.scratch, &self.path)
     }
 
     /// Flushes and returns a reader over the items in insertion order.
-    pub(crate) fn into_reader(mut self) -> Result<LogReader<T>> {
-        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+    pub(crate) fn into_reader(self) -> Result<LogReader<T>> {
+        let input: Box<dyn Read> = match self.out {
+            Some(mut out) => {
+                out.flush().map_err(|e| Error::io(&self.path, e))?;
+                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+                Box::new(BufReader::with_capacity(1 << 16, file))
+            }
+            None => Box::new(std::io::Cursor::new(self.memory)),
+        };
         Ok(LogReader {
-            input: BufReader::with_capacity(1 << 16, file),
+            input,
             path: self.path,
             scratch: Vec::new(),
             _items: PhantomData,
@@ -282,7 +326,7 @@ impl<T: Serialize + DeserializeOwned> Log<T> {
 
 /// Reads a [`Log`] back; removes the file when dropped.
 pub(crate) struct LogReader<T> {
-    input: BufReader<File>,
+    input: Box<dyn Read>,
     path: PathBuf,
     scratch: Vec<u8>,
     _items: PhantomData<T>,
@@ -318,6 +362,29 @@ mod tests {
             out.push(item);
         }
         (out, runs)
+    }
+
+    #[test]
+    fn logs_read_back_in_order_from_memory_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let items: Vec<(String, u64)> = (0..500u64).map(|i| (format!("item {i}"), i)).collect();
+        for limit in [0, 100, 1000, usize::MAX] {
+            let path = dir.path().join(format!("log-{limit}"));
+            let mut log: Log<(String, u64)> = Log::with_memory(path.clone(), limit).unwrap();
+            for item in &items {
+                log.push(item).unwrap();
+            }
+            // Beyond the limit everything is in the file; within it, nothing.
+            assert_eq!(path.exists(), limit < 10_000, "limit {limit}");
+            let mut reader = log.into_reader().unwrap();
+            let mut back = Vec::new();
+            while let Some(item) = reader.next_item().unwrap() {
+                back.push(item);
+            }
+            assert_eq!(back, items, "limit {limit}");
+            drop(reader);
+            assert!(!path.exists());
+        }
     }
 
     #[test]

@@ -544,10 +544,12 @@ impl IndexWriter {
         let spill_dir = build_dir.join("spill");
         std::fs::create_dir_all(&spill_dir).map_err(|e| Error::io(&spill_dir, e))?;
         // While adding: half the budget for the postings, a twelfth for each of
-        // the title, redirect and id runs, the rest for everything else (the
-        // dictionary sample, the open shard's tables). In `finish`, which
-        // starts by writing the postings out, at most three sorters of a sixth
-        // each hold buffers at once.
+        // the title, redirect and id runs, a sixteenth for each of the anchor
+        // and text logs (kept in memory up to that, until `finish` reads
+        // them), the rest for everything else (the dictionary sample, the open
+        // shard's tables). In `finish`, which starts by writing the postings
+        // out, at most three sorters of a sixth each hold buffers at once,
+        // besides the logs.
         let share = |d: u64| {
             usize::try_from(memory_budget / d)
                 .unwrap_or(usize::MAX)
@@ -568,8 +570,8 @@ impl IndexWriter {
             redirects: Sorter::new(&spill_dir, "redirects", share(12)),
             ids: Sorter::new(&spill_dir, "ids", share(12)),
             postings: Some(PostingsBuffer::new(&spill_dir, share(2))),
-            anchors: Some(Log::create(spill_dir.join("anchors.log"))?),
-            texts: Some(Log::create(spill_dir.join("texts.log"))?),
+            anchors: Some(Log::with_memory(spill_dir.join("anchors.log"), share(16))?),
+            texts: Some(Log::with_memory(spill_dir.join("texts.log"), share(16))?),
             out_dir,
             build_dir,
             spill_dir,
