@@ -547,15 +547,15 @@ impl IndexWriter {
         // the title, redirect and id runs, a sixteenth for each of the anchor
         // and text logs (kept in memory up to that, until `finish` reads
         // them), the rest for everything else (the dictionary sample, the open
-        // shard's tables). In `finish`, which starts by writing the postings
-        // out, at most three sorters of a sixth each hold buffers at once,
-        // besides the logs.
+        // shard's tables). In `finish` the postings are written out while at
+        // most three sorters of a twelfth each hold buffers at once, besides
+        // the logs.
         let share = |d: u64| {
             usize::try_from(memory_budget / d)
                 .unwrap_or(usize::MAX)
                 .max(1)
         };
-        let sorter_budget = share(6);
+        let sorter_budget = share(12);
         let dict = if options.dictionary {
             DictState::Sampling {
                 records: Vec::new(),
@@ -937,27 +937,33 @@ impl IndexWriter {
         files.push(self.write_titles()?);
         files.push(self.write_ids()?);
         done("titles and ids");
-        files.push(self.write_terms()?);
-        done("terms");
-        let titles = Lexicon::open(
-            open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
-            FileKind::Titles,
-            None,
-        )?;
-        let (redirects_entry, redirects_in_entry) = self.write_redirects(&titles)?;
-        files.push(redirects_entry);
-        files.push(redirects_in_entry);
-        done("redirects");
-        let redirects = Lexicon::open(
-            open(&self.build_dir.join(REDIRECTS_FILE), Access::Mmap)?,
-            FileKind::Redirects,
-            None,
-        )?;
-        let (inlinks_entry, aliases_entry) = self.write_links(&titles, &redirects)?;
-        files.push(inlinks_entry);
-        files.push(aliases_entry);
-        done("in-links and aliases");
-        drop((titles, redirects));
+        // `terms.lex` is written on a thread of its own while this one does
+        // the redirects, in-links and aliases: they share nothing but
+        // `ids.tbl`, which both only read.
+        let buffer = self
+            .postings
+            .take()
+            .ok_or_else(|| Error::invalid("postings already written"))?;
+        let (build_dir, zstd_level) = (self.build_dir.clone(), self.options.zstd_level);
+        let term_block_size = self.options.term_block_size as usize;
+        let (terms, links) = std::thread::scope(|scope| {
+            let terms = scope.spawn(move || {
+                let written = write_terms(buffer, &build_dir, zstd_level, term_block_size);
+                done("terms");
+                written
+            });
+            let links = self.write_redirects_and_links(&done);
+            let terms = terms
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (terms, links)
+        });
+        let terms = terms?;
+        files.extend(links?);
+        self.spill_runs += terms.spill_runs;
+        self.counts.terms = terms.terms;
+        self.counts.postings = terms.postings;
+        files.push(terms.entry);
 
         let dictionary = match &self.dict {
             DictState::Decided {
@@ -1046,51 +1052,29 @@ impl IndexWriter {
         Ok(())
     }
 
-    fn write_terms(&mut self) -> Result<FileEntry> {
-        let buffer = self
-            .postings
-            .take()
-            .ok_or_else(|| Error::invalid("postings already written"))?;
-        // Runs spilled because the budget was reached (the last one is not).
-        self.spill_runs += buffer.n_runs() as u64;
-        let mut merge = buffer.finish()?;
-        let path = self.build_dir.join(TERMS_FILE);
-        let mut writer = TermsWriter::create(
-            &path,
-            self.options.zstd_level,
-            self.options.term_block_size as usize,
-        )?;
-        // Postings stream straight from the merge into the file: nothing is
-        // held per term, so a term in every sentence costs no memory. Each
-        // article is written as its row in `ids.tbl` (dense, so the gaps are
-        // small), found by galloping from the term's previous row.
-        let ids_path = self.build_dir.join(IDS_FILE);
-        let ids = Table::open(
-            open(&ids_path, Access::Mmap)?,
-            FileKind::Ids,
-            ID_ROW_LEN,
+    /// Writes `redirects.fst`, `redirects-in.lex`, `inlinks.tbl` and
+    /// `aliases.lex` (`titles.fst` must be written).
+    fn write_redirects_and_links(&mut self, done: &dyn Fn(&'static str)) -> Result<Vec<FileEntry>> {
+        let titles = Lexicon::open(
+            open(&self.build_dir.join(TITLES_FILE), Access::Mmap)?,
+            FileKind::Titles,
             None,
         )?;
-        while let Some(stem) = merge.next_term()? {
-            writer.start_term(&stem)?;
-            let mut from = 0;
-            while let Some((id, sentences)) = merge.next_posting()? {
-                let row = ids.find_id_from(id, from).ok_or_else(|| {
-                    Error::corrupt(&ids_path, format!("no row for article {id} of a posting"))
-                })?;
-                writer.add(row as u64, sentences)?;
-                from = row + 1;
-            }
-        }
-        self.counts.terms = writer.n_terms();
-        self.counts.postings = writer.n_postings();
-        let (size, crc, items) = writer.finish()?;
-        Ok(FileEntry {
-            name: TERMS_FILE.to_string(),
-            size,
-            crc32: crc,
-            items,
-        })
+        let (redirects_entry, redirects_in_entry) = self.write_redirects(&titles)?;
+        done("redirects");
+        let redirects = Lexicon::open(
+            open(&self.build_dir.join(REDIRECTS_FILE), Access::Mmap)?,
+            FileKind::Redirects,
+            None,
+        )?;
+        let (inlinks_entry, aliases_entry) = self.write_links(&titles, &redirects)?;
+        done("in-links and aliases");
+        Ok(vec![
+            redirects_entry,
+            redirects_in_entry,
+            inlinks_entry,
+            aliases_entry,
+        ])
     }
 
     fn write_titles(&mut self) -> Result<FileEntry> {
@@ -1483,6 +1467,64 @@ impl Drop for IndexWriter {
 }
 
 /// Replaces the placeholder path of an error raised deep in a writer with `path`.
+/// What writing `terms.lex` gives: its entry and its counts.
+struct TermsWritten {
+    entry: FileEntry,
+    terms: u64,
+    postings: u64,
+    spill_runs: u64,
+}
+
+/// Writes `terms.lex` into `build_dir` from the postings buffer (`ids.tbl`
+/// must be written).
+fn write_terms(
+    buffer: PostingsBuffer,
+    build_dir: &Path,
+    zstd_level: i32,
+    term_block_size: usize,
+) -> Result<TermsWritten> {
+    // Runs spilled because the budget was reached (the last one is not).
+    let spill_runs = buffer.n_runs() as u64;
+    let mut merge = buffer.finish()?;
+    let path = build_dir.join(TERMS_FILE);
+    let mut writer = TermsWriter::create(&path, zstd_level, term_block_size)?;
+    // Postings stream straight from the merge into the file: nothing is
+    // held per term, so a term in every sentence costs no memory. Each
+    // article is written as its row in `ids.tbl` (dense, so the gaps are
+    // small), found by galloping from the term's previous row.
+    let ids_path = build_dir.join(IDS_FILE);
+    let ids = Table::open(
+        open(&ids_path, Access::Mmap)?,
+        FileKind::Ids,
+        ID_ROW_LEN,
+        None,
+    )?;
+    while let Some(stem) = merge.next_term()? {
+        writer.start_term(&stem)?;
+        let mut from = 0;
+        while let Some((id, sentences)) = merge.next_posting()? {
+            let row = ids.find_id_from(id, from).ok_or_else(|| {
+                Error::corrupt(&ids_path, format!("no row for article {id} of a posting"))
+            })?;
+            writer.add(row as u64, sentences)?;
+            from = row + 1;
+        }
+    }
+    let (terms, postings) = (writer.n_terms(), writer.n_postings());
+    let (size, crc, items) = writer.finish()?;
+    Ok(TermsWritten {
+        entry: FileEntry {
+            name: TERMS_FILE.to_string(),
+            size,
+            crc32: crc,
+            items,
+        },
+        terms,
+        postings,
+        spill_runs,
+    })
+}
+
 fn with_path(error: Error, path: &Path) -> Error {
     match error {
         Error::Io { source, .. } => Error::io(path, source),
