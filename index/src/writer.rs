@@ -306,8 +306,7 @@ impl FoldedSentences<'_> {
 /// ([`FoldedSentences`], owned).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FoldedWords {
-    #[serde(with = "crate::record::bytes")]
-    words: Vec<u8>,
+    words: String,
     word_ends: Vec<u32>,
     sequence: Vec<u32>,
     sentence_ends: Vec<u32>,
@@ -316,8 +315,7 @@ struct FoldedWords {
 /// [`FoldedWords`], borrowed, for writing.
 #[derive(serde::Serialize)]
 struct FoldedWordsRef<'a> {
-    #[serde(serialize_with = "crate::record::bytes::serialize")]
-    words: &'a [u8],
+    words: &'a str,
     word_ends: &'a [u32],
     sequence: &'a [u32],
     sentence_ends: &'a [u32],
@@ -640,7 +638,7 @@ impl IndexWriter {
             input.title_key,
             counter.terms(),
             FoldedWordsRef {
-                words: words.as_bytes(),
+                words: &words,
                 word_ends: &word_ends,
                 sequence: &sequence,
                 sentence_ends: &sentence_ends,
@@ -665,7 +663,7 @@ impl IndexWriter {
             input.title_key,
             input.terms,
             FoldedWordsRef {
-                words: folded.words.as_bytes(),
+                words: folded.words,
                 word_ends: folded.word_ends,
                 sequence: folded.sequence,
                 sentence_ends: folded.sentence_ends,
@@ -1357,6 +1355,10 @@ impl IndexWriter {
         // each chunk scanned by `threads` threads; the items are sorted by the
         // sorter, so the split does not change the output.
         let mut chunk: Vec<(FoldedWords, Vec<String>)> = Vec::new();
+        // One memo of first-token walks per scanning thread, kept across chunks.
+        let mut memos: Vec<TokenMemo> = (0..self.threads.max(1))
+            .map(|_| TokenMemo::default())
+            .collect();
         let mut chunk_bytes = 0usize;
         loop {
             let next = texts.next_item()?;
@@ -1369,7 +1371,7 @@ impl IndexWriter {
                 chunk.push((sentences, names));
             }
             if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
-                for item in chunk_occurrences(&chunk, set.map(), max_tokens, self.threads) {
+                for item in chunk_occurrences(&chunk, set.map(), max_tokens, &mut memos) {
                     occurrences.push(item, 0)?;
                 }
                 chunk.clear();
@@ -1534,30 +1536,32 @@ fn with_path(error: Error, path: &Path) -> Error {
 }
 
 /// The (alias ordinal, anchored) items of a chunk of articles, each article's
-/// `(folded sentences, anchor names)`, scanned by up to `threads` threads.
+/// `(folded sentences, anchor names)`, scanned by a thread per memo.
 fn chunk_occurrences(
     chunk: &[(FoldedWords, Vec<String>)],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
-    threads: usize,
+    memos: &mut [TokenMemo],
 ) -> Vec<(u64, bool)> {
-    let per_thread = chunk.len().div_ceil(threads.max(1)).max(1);
-    let scan = |part: &[(FoldedWords, Vec<String>)]| {
-        // Each distinct token's walk from the root is done once per part.
-        let mut memo = FirstTokens::default();
+    let per_thread = chunk.len().div_ceil(memos.len().max(1)).max(1);
+    let scan = |part: &[(FoldedWords, Vec<String>)], memo: &mut TokenMemo| {
         part.iter()
             .flat_map(|(sentences, names)| {
-                article_occurrences(sentences, names, set, max_tokens, &mut memo)
+                article_occurrences(sentences, names, set, max_tokens, memo)
             })
             .collect::<Vec<_>>()
     };
-    if chunk.len() <= per_thread {
-        return scan(chunk);
+    if chunk.len() <= per_thread || memos.len() < 2 {
+        return match memos.first_mut() {
+            Some(memo) => scan(chunk, memo),
+            None => scan(chunk, &mut TokenMemo::default()),
+        };
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunk
             .chunks(per_thread)
-            .map(|part| scope.spawn(move || scan(part)))
+            .zip(memos.iter_mut())
+            .map(|(part, memo)| scope.spawn(move || scan(part, memo)))
             .collect();
         handles
             .into_iter()
@@ -1570,12 +1574,38 @@ fn chunk_occurrences(
     })
 }
 
-/// Tokens already walked from the alias set's root, with where they led.
-type FirstTokens<'t> = std::collections::HashMap<
-    &'t [u8],
-    Option<TokenState>,
-    std::hash::BuildHasherDefault<crate::postings::FxHasher>,
->;
+/// Tokens already walked from the alias set's root, with where they led:
+/// each distinct token is walked once (until the memo is full and starts
+/// over, which bounds its memory).
+#[derive(Default)]
+struct TokenMemo {
+    tokens: Option<Interner>,
+    states: Vec<Option<TokenState>>,
+}
+
+/// Most tokens a [`TokenMemo`] holds before it starts over.
+const TOKEN_MEMO_CAPACITY: usize = 1 << 20;
+
+impl TokenMemo {
+    /// Where `token`'s walk from the root of `set` ends.
+    fn state(&mut self, set: &fst::Map<Bytes>, token: &str) -> Option<TokenState> {
+        let tokens = self.tokens.get_or_insert_with(|| Interner::new(1 << 12));
+        let (slot, new) = tokens.intern(token);
+        if new {
+            let state = walk_first_token(set, token.as_bytes());
+            self.states.push(state);
+            return state;
+        }
+        self.states[slot as usize]
+    }
+
+    /// Starts over if full (between articles).
+    fn bound(&mut self) {
+        if self.states.len() >= TOKEN_MEMO_CAPACITY {
+            *self = TokenMemo::default();
+        }
+    }
+}
 
 /// A token of a folded sentence and where its walk from the alias set's
 /// root ended (None: no alias starts with it).
@@ -1602,8 +1632,9 @@ fn article_occurrences<'t>(
     names: &[String],
     set: &fst::Map<Bytes>,
     max_tokens: usize,
-    memo: &mut FirstTokens<'t>,
+    memo: &mut TokenMemo,
 ) -> Vec<(u64, bool)> {
+    memo.bound();
     let mut found: Vec<(u64, bool)> = Vec::new();
     // The log is written by this writer; a damaged one gives no matches
     // rather than a panic (`get` and `unwrap_or_default` below).
@@ -1614,11 +1645,11 @@ fn article_occurrences<'t>(
         let word = sentences.words.get(start..end as usize).unwrap_or_default();
         start = end as usize;
         let first = pieces.len() as u32;
-        for bytes in word.split(|&byte| byte == b' ') {
-            let state = *memo
-                .entry(bytes)
-                .or_insert_with(|| walk_first_token(set, bytes));
-            pieces.push(ScanToken { bytes, state });
+        for piece in word.split(' ') {
+            pieces.push(ScanToken {
+                bytes: piece.as_bytes(),
+                state: memo.state(set, piece),
+            });
         }
         word_pieces.push((first, pieces.len() as u32));
     }
