@@ -139,19 +139,18 @@ impl<'a> SentenceRef<'a> {
     }
 
     /// Per word, a number naming its stem, if [`AnalyzeOptions::keys`] is
-    /// set: equal stems have equal numbers and different stems different
-    /// ones, throughout one call of [`Analyzer::for_each_sentence`] or
-    /// [`Analyzer::for_each_sentence_of`] (not across calls). The numbers are
-    /// small (below the number of distinct stems the thread has seen since
-    /// its stem cache was last emptied), so they can index a vector.
+    /// set: the stems are numbered 0, 1, 2... in order of first occurrence
+    /// within one call of [`Analyzer::for_each_sentence`] or
+    /// [`Analyzer::for_each_sentence_of`], so a number is new exactly when it
+    /// is the count of numbers seen so far, and numbers can index a vector.
     pub fn stem_ids(&self) -> &'a [u32] {
         self.stem_ids
     }
 
     /// Per word, a number naming it, if [`AnalyzeOptions::keys`] is set:
-    /// equal words (tokens) have equal numbers and different words different
-    /// ones, over the same span as [`SentenceRef::stem_ids`], and the numbers
-    /// are as small.
+    /// equal words (tokens) have equal numbers, numbered as
+    /// [`SentenceRef::stem_ids`] numbers stems (0, 1, 2... in order of first
+    /// occurrence within the call).
     pub fn word_ids(&self) -> &'a [u32] {
         self.word_ids
     }
@@ -385,14 +384,13 @@ impl Analyzer {
                         let at = token_buf.text.len();
                         lowercase_push(raw, &mut token_buf.text);
                         if want_stems {
-                            let entry =
-                                stems.entry(&self.stemmer, &token_buf.text[at..], opts.keys);
-                            stem_buf.text.push_str(stems.stem(entry));
+                            let keys = stems.entry(&self.stemmer, &token_buf.text[at..], opts.keys);
+                            stem_buf.text.push_str(stems.stem(keys.entry));
                             stem_buf.ends.push(stem_buf.text.len() as u32);
                             if opts.keys {
-                                stem_ids.push(entry.stem_id);
-                                word_ids.push(entry.word_id);
-                                folded_buf.text.push_str(stems.folded(entry));
+                                stem_ids.push(keys.stem);
+                                word_ids.push(keys.word);
+                                folded_buf.text.push_str(stems.folded(keys.entry));
                                 folded_buf.ends.push(folded_buf.text.len() as u32);
                             }
                         }
@@ -447,8 +445,15 @@ struct StemCache {
     map: HashMap<String, CacheEntry, BuildHasherDefault<FxHasher>>,
     /// Stem -> stem number (touched only when a word is first seen).
     stem_ids: HashMap<String, u32, BuildHasherDefault<FxHasher>>,
+    /// Per stem number: the call it was last numbered in and its number there.
+    stem_calls: Vec<(u32, u32)>,
     /// The stems and folded words, back to back.
     arena: String,
+    /// The current call (1, 2, ...; an entry of call 0 was never numbered).
+    call: u32,
+    /// Distinct words and stems numbered in the current call so far.
+    n_words: u32,
+    n_stems: u32,
 }
 
 /// What the cache knows of one word: ranges of [`StemCache::arena`].
@@ -457,37 +462,49 @@ struct CacheEntry {
     stem_start: u32,
     stem_end: u32,
     stem_id: u32,
-    word_id: u32,
+    /// The call the word was last numbered in, and its number there.
+    word_call: u32,
+    word_number: u32,
     /// The folded word; an empty range until asked for (`folded_start`
     /// is `u32::MAX` then).
     folded_start: u32,
     folded_end: u32,
 }
 
+/// A word's keys in the current call: its entry and the numbers of the
+/// word and of its stem (0 for a call without keys).
+struct WordKeys {
+    entry: CacheEntry,
+    word: u32,
+    stem: u32,
+}
+
 impl StemCache {
-    /// Empties the cache if it is full or holds another language's stems.
+    /// Starts a call: empties the cache if it is full or holds another
+    /// language's stems, and starts numbering words and stems from 0.
     fn prepare(&mut self, language: Language) {
-        if self.language != Some(language)
+        if self.call == u32::MAX
+            || self.language != Some(language)
             || self.map.len() >= STEM_CACHE_CAPACITY
             || self.arena.len() >= STEM_CACHE_CAPACITY * 64
         {
             self.map.clear();
             self.stem_ids.clear();
+            self.stem_calls.clear();
             self.arena.clear();
+            self.call = 0;
             self.language = Some(language);
         }
+        self.call += 1;
+        self.n_words = 0;
+        self.n_stems = 0;
     }
 
     /// The entry of `word` (one hash lookup when cached), with its folded
-    /// form filled in when `keys` is set.
-    fn entry(&mut self, stemmer: &Stemmer, word: &str, keys: bool) -> CacheEntry {
+    /// form filled in and the word and its stem numbered when `keys` is set.
+    fn entry(&mut self, stemmer: &Stemmer, word: &str, keys: bool) -> WordKeys {
         let entry = match self.map.get_mut(word) {
-            Some(entry) => {
-                if keys && entry.folded_start == u32::MAX {
-                    (entry.folded_start, entry.folded_end) = push_folded(&mut self.arena, word);
-                }
-                return *entry;
-            }
+            Some(entry) => entry,
             None => {
                 let stem = stemmer.stem(word);
                 let stem_id = match self.stem_ids.get(stem.as_ref()) {
@@ -495,29 +512,50 @@ impl StemCache {
                     None => {
                         let id = self.stem_ids.len() as u32;
                         self.stem_ids.insert(stem.as_ref().to_owned(), id);
+                        self.stem_calls.push((0, 0));
                         id
                     }
                 };
                 let stem_start = self.arena.len() as u32;
                 self.arena.push_str(&stem);
                 let stem_end = self.arena.len() as u32;
-                let (folded_start, folded_end) = if keys {
-                    push_folded(&mut self.arena, word)
-                } else {
-                    (u32::MAX, u32::MAX)
-                };
-                CacheEntry {
+                let entry = CacheEntry {
                     stem_start,
                     stem_end,
                     stem_id,
-                    word_id: self.map.len() as u32,
-                    folded_start,
-                    folded_end,
-                }
+                    word_call: 0,
+                    word_number: 0,
+                    folded_start: u32::MAX,
+                    folded_end: u32::MAX,
+                };
+                self.map.entry(word.to_owned()).or_insert(entry)
             }
         };
-        self.map.insert(word.to_owned(), entry);
-        entry
+        if !keys {
+            return WordKeys {
+                entry: *entry,
+                word: 0,
+                stem: 0,
+            };
+        }
+        if entry.folded_start == u32::MAX {
+            (entry.folded_start, entry.folded_end) = push_folded(&mut self.arena, word);
+        }
+        if entry.word_call != self.call {
+            entry.word_call = self.call;
+            entry.word_number = self.n_words;
+            self.n_words += 1;
+        }
+        let stem = &mut self.stem_calls[entry.stem_id as usize];
+        if stem.0 != self.call {
+            *stem = (self.call, self.n_stems);
+            self.n_stems += 1;
+        }
+        WordKeys {
+            entry: *entry,
+            word: entry.word_number,
+            stem: stem.1,
+        }
     }
 
     fn stem(&self, entry: CacheEntry) -> &str {
@@ -687,11 +725,19 @@ mod tests {
             );
             assert_eq!(sentence.stem_ids().len(), sentence.stems().len());
             for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
+                // Numbered in order of first occurrence.
+                assert!(id as usize <= ids.len(), "{stem} {id}");
+                assert_eq!(id as usize == ids.len(), !ids.contains_key(stem), "{stem}");
                 assert_eq!(*ids.entry(stem.to_owned()).or_insert(id), id, "{stem}");
                 assert_eq!(stems_of.entry(id).or_insert(stem.to_owned()), stem);
             }
             assert_eq!(sentence.word_ids().len(), tokens.len());
             for ((token, &id), fold) in tokens.iter().zip(sentence.word_ids()).zip(&folded) {
+                assert_eq!(
+                    id as usize == word_ids.len(),
+                    !word_ids.contains_key(*token),
+                    "{token}"
+                );
                 assert_eq!(
                     *word_ids.entry(token.to_string()).or_insert(id),
                     id,

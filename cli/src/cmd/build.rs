@@ -475,9 +475,8 @@ impl Analysis {
 }
 
 thread_local! {
-    /// Each worker's stem counter and word table: their tables by number are
-    /// as large as the thread's stem cache, so they are kept rather than
-    /// made per article.
+    /// Each worker's stem counter and word table, kept from one article to
+    /// the next with their allocations.
     static ARTICLE_KEYS: std::cell::RefCell<ArticleKeys> =
         std::cell::RefCell::new(ArticleKeys::default());
 }
@@ -493,10 +492,9 @@ struct ArticleKeys {
 /// [`nlp::SentenceRef::word_ids`], and each sentence as indexes into it.
 #[derive(Default)]
 struct WordTable {
-    /// Per word number, 1 + its index in the table, [`FOLDS_TO_NOTHING`], or 0.
+    /// Per word number (0, 1, ... in order of first occurrence), its index
+    /// in the table, or [`FOLDS_TO_NOTHING`].
     index_of: Vec<u32>,
-    /// The word numbers seen in this article.
-    ids: Vec<u32>,
     words: String,
     word_ends: Vec<u32>,
     sequence: Vec<u32>,
@@ -510,27 +508,25 @@ const FOLDS_TO_NOTHING: u32 = u32::MAX;
 impl WordTable {
     /// Appends word number `id`, folded `folded`, to the current sentence.
     fn add(&mut self, id: u32, folded: &str) {
-        let i = id as usize;
-        if i >= self.index_of.len() {
-            self.index_of.resize(i + 1, 0);
-        }
-        let index = match self.index_of[i] {
-            0 => {
-                self.ids.push(id);
-                if folded.is_empty() {
-                    self.index_of[i] = FOLDS_TO_NOTHING;
-                    return;
-                }
-                self.words.push_str(folded);
-                self.word_ends.push(self.words.len() as u32);
-                let index = self.word_ends.len() as u32 - 1;
-                self.index_of[i] = index + 1;
+        let index = match self.index_of.get(id as usize) {
+            Some(&index) => index,
+            None => {
+                // A new word: numbers come in order of first occurrence.
+                debug_assert_eq!(id as usize, self.index_of.len());
+                let index = if folded.is_empty() {
+                    FOLDS_TO_NOTHING
+                } else {
+                    self.words.push_str(folded);
+                    self.word_ends.push(self.words.len() as u32);
+                    self.word_ends.len() as u32 - 1
+                };
+                self.index_of.push(index);
                 index
             }
-            FOLDS_TO_NOTHING => return,
-            slot => slot - 1,
         };
-        self.sequence.push(index);
+        if index != FOLDS_TO_NOTHING {
+            self.sequence.push(index);
+        }
     }
 
     fn end_sentence(&mut self) {
@@ -538,10 +534,7 @@ impl WordTable {
     }
 
     fn clear(&mut self) {
-        for &id in &self.ids {
-            self.index_of[id as usize] = 0;
-        }
-        self.ids.clear();
+        self.index_of.clear();
         self.words.clear();
         self.word_ends.clear();
         self.sequence.clear();
@@ -562,15 +555,12 @@ impl WordTable {
 }
 
 /// Counts, for one article at a time, in how many sentences each distinct
-/// stem occurs, by the stem numbers of [`nlp::SentenceRef::stem_ids`]: what
-/// [`index::TermCounter`] gives (stems in order of first occurrence), with an
-/// array lookup per word instead of a hash lookup.
+/// stem occurs, by the stem numbers of [`nlp::SentenceRef::stem_ids`]
+/// (0, 1, ... in order of first occurrence, so a stem's number is its slot):
+/// what [`index::TermCounter`] gives, with no lookup per word.
 #[derive(Default)]
 struct StemCounter {
-    /// Per stem number, 1 + its slot in this article, or 0.
-    slot_of: Vec<u32>,
-    /// Per slot: the stem number, the sentences holding it, the last one counted.
-    ids: Vec<u32>,
+    /// Per slot: the sentences holding the stem, the last one counted.
     sentences: Vec<u32>,
     seen_in: Vec<u32>,
     /// The stems, back to back, and their ends.
@@ -583,26 +573,19 @@ impl StemCounter {
     /// Counts stem `stem` (number `id`) in the current sentence.
     fn add(&mut self, id: u32, stem: &str) {
         let sentence = self.sentence + 1;
-        let i = id as usize;
-        if i >= self.slot_of.len() {
-            self.slot_of.resize(i + 1, 0);
-        }
-        match self.slot_of[i] {
-            0 => {
-                self.ids.push(id);
-                self.slot_of[i] = self.ids.len() as u32;
-                self.sentences.push(1);
-                self.seen_in.push(sentence);
-                self.text.push_str(stem);
-                self.ends.push(self.text.len() as u32);
+        let slot = id as usize;
+        if slot < self.sentences.len() {
+            if self.seen_in[slot] != sentence {
+                self.seen_in[slot] = sentence;
+                self.sentences[slot] += 1;
             }
-            slot => {
-                let slot = slot as usize - 1;
-                if self.seen_in[slot] != sentence {
-                    self.seen_in[slot] = sentence;
-                    self.sentences[slot] += 1;
-                }
-            }
+        } else {
+            // A new stem: numbers come in order of first occurrence.
+            debug_assert_eq!(slot, self.sentences.len());
+            self.sentences.push(1);
+            self.seen_in.push(sentence);
+            self.text.push_str(stem);
+            self.ends.push(self.text.len() as u32);
         }
     }
 
@@ -610,13 +593,7 @@ impl StemCounter {
         self.sentence += 1;
     }
 
-    /// Forgets the article's stems (the table by stem number is cleared
-    /// only where this article set it).
     fn clear(&mut self) {
-        for &id in &self.ids {
-            self.slot_of[id as usize] = 0;
-        }
-        self.ids.clear();
         self.sentences.clear();
         self.seen_in.clear();
         self.text.clear();
@@ -683,14 +660,21 @@ mod tests {
         };
         let mut counter = StemCounter::default();
         for round in 0..50 {
-            // Stem numbers are a different one-to-one map each round, as
-            // after the analyzer's cache was emptied.
-            let offset = next(1000) as u32;
+            // Stems are numbered in order of first occurrence in each
+            // article, as the analyzer numbers them.
+            let mut numbers: Vec<usize> = Vec::new();
             let mut expected = index::TermCounter::new();
             for _ in 0..next(8) {
                 for _ in 0..next(10) {
                     let k = next(stems.len());
-                    counter.add(offset + k as u32 * 7, stems[k]);
+                    let id = match numbers.iter().position(|&n| n == k) {
+                        Some(id) => id,
+                        None => {
+                            numbers.push(k);
+                            numbers.len() - 1
+                        }
+                    };
+                    counter.add(id as u32, stems[k]);
                     expected.add(stems[k]);
                 }
                 counter.end_sentence();
