@@ -303,21 +303,32 @@ impl FoldedSentences<'_> {
 }
 
 /// An article's folded sentences as the text log holds them
-/// ([`FoldedSentences`], owned).
+/// ([`FoldedSentences`], owned, with the sequence as LEB128 varints: most
+/// word indexes take a byte, and the scan decodes them in a plain loop).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FoldedWords {
     words: String,
     word_ends: Vec<u32>,
-    sequence: Vec<u32>,
+    #[serde(with = "crate::record::bytes")]
+    sequence: Vec<u8>,
     sentence_ends: Vec<u32>,
 }
 
-/// [`FoldedWords`], borrowed, for writing.
-#[derive(serde::Serialize)]
+/// [`FoldedSentences`] as the writer passes it on.
 struct FoldedWordsRef<'a> {
     words: &'a str,
     word_ends: &'a [u32],
     sequence: &'a [u32],
+    sentence_ends: &'a [u32],
+}
+
+/// [`FoldedWords`], borrowed, for writing.
+#[derive(serde::Serialize)]
+struct FoldedWordsWire<'a> {
+    words: &'a str,
+    word_ends: &'a [u32],
+    #[serde(serialize_with = "crate::record::bytes::serialize")]
+    sequence: &'a [u8],
     sentence_ends: &'a [u32],
 }
 
@@ -511,6 +522,8 @@ pub struct IndexWriter {
     postings: Option<PostingsBuffer>,
     anchors: Option<Log<ArticleAnchors>>,
     texts: Option<Log<FoldedWords>>,
+    /// The varints of the sequence of the article being logged.
+    sequence_scratch: Vec<u8>,
     counts: Counts,
     spill_runs: u64,
     dictionary_sample: usize,
@@ -570,6 +583,7 @@ impl IndexWriter {
             postings: Some(PostingsBuffer::new(&spill_dir, share(2))),
             anchors: Some(Log::with_memory(spill_dir.join("anchors.log"), share(16))?),
             texts: Some(Log::with_memory(spill_dir.join("texts.log"), share(16))?),
+            sequence_scratch: Vec::new(),
             out_dir,
             build_dir,
             spill_dir,
@@ -720,7 +734,16 @@ impl IndexWriter {
         if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
             anchor_log.push_as(&(id, anchors))?;
-            texts.push_as(&folded)?;
+            self.sequence_scratch.clear();
+            for &word in folded.sequence {
+                put_varint(&mut self.sequence_scratch, u64::from(word));
+            }
+            texts.push_as(&FoldedWordsWire {
+                words: folded.words,
+                word_ends: folded.word_ends,
+                sequence: &self.sequence_scratch,
+                sentence_ends: folded.sentence_ends,
+            })?;
         }
         self.place_record(PendingRecord {
             shard,
@@ -1367,7 +1390,7 @@ impl IndexWriter {
                 let names = anchor_names.next_item()?.ok_or_else(|| {
                     Error::corrupt(&self.spill_dir, "anchor and text spills out of step")
                 })?;
-                chunk_bytes += sentences.words.len() + 2 * sentences.sequence.len();
+                chunk_bytes += sentences.words.len() + sentences.sequence.len();
                 chunk.push((sentences, names));
             }
             if chunk_bytes >= OCCURRENCE_CHUNK_BYTES || (at_end && !chunk.is_empty()) {
@@ -1655,19 +1678,27 @@ fn article_occurrences<'t>(
     }
     // One token buffer for all the sentences; matches go straight to `found`.
     let mut tokens: Vec<ScanToken<'t>> = Vec::new();
-    let mut from = 0usize;
+    let mut sequence = sentences.sequence.iter();
+    let mut from = 0u32;
     for &to in &sentences.sentence_ends {
-        let words = sentences
-            .sequence
-            .get(from..to as usize)
-            .unwrap_or_default();
-        from = to as usize;
         tokens.clear();
-        for &word in words {
-            if let Some(&(a, b)) = word_pieces.get(word as usize) {
+        for _ in from..to {
+            let mut word = 0u64;
+            for shift in (0..64).step_by(7) {
+                let Some(&byte) = sequence.next() else { break };
+                word |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            if let Some(&(a, b)) = usize::try_from(word)
+                .ok()
+                .and_then(|word| word_pieces.get(word))
+            {
                 tokens.extend_from_slice(&pieces[a as usize..b as usize]);
             }
         }
+        from = to.max(from);
         for (start, token) in tokens.iter().enumerate() {
             if let Some(state) = token.state {
                 continue_token_prefix_match(
