@@ -19,7 +19,7 @@ pub struct AnalyzeOptions {
     pub tokens: bool,
     /// Fill [`Sentence::stems`].
     pub stems: bool,
-    /// Fill [`SentenceRef::folded_words`], [`SentenceRef::word_ids`] and
+    /// Fill [`SentenceRef::word_ids`], [`SentenceRef::folded_word`] and
     /// [`SentenceRef::stem_ids`] (the keys
     /// an index needs; only [`Analyzer::for_each_sentence`] and
     /// [`Analyzer::for_each_sentence_of`] lend them). Implies `stems`.
@@ -109,7 +109,9 @@ pub struct SentenceRef<'a> {
     stems: Words<'a>,
     stem_ids: &'a [u32],
     word_ids: &'a [u32],
-    folded_words: Words<'a>,
+    /// The stem cache's arena and, per word number of the call, its fold's range there.
+    arena: &'a str,
+    folds: &'a [(u32, u32)],
 }
 
 impl<'a> SentenceRef<'a> {
@@ -155,13 +157,19 @@ impl<'a> SentenceRef<'a> {
         self.word_ids
     }
 
-    /// Per word, its fold ([`crate::fold`] of the token), if
-    /// [`AnalyzeOptions::keys`] is set. A fold may be empty (a word of
-    /// combining marks only) or hold spaces (a word with `_`); the non-empty
-    /// folds joined by single spaces are `fold` of the tokens joined by
-    /// spaces. The stem cache keeps them, so a word is folded once.
-    pub fn folded_words(&self) -> Words<'a> {
-        self.folded_words
+    /// The fold ([`crate::fold`] of the token) of the word numbered `id`
+    /// in [`SentenceRef::word_ids`] (of this sentence or an earlier one of
+    /// the call), if [`AnalyzeOptions::keys`] is set; `""` for a number not
+    /// given out. A fold may be empty (a word of combining marks only) or
+    /// hold spaces (a word with `_`); the non-empty folds of a sentence's
+    /// words joined by single spaces are `fold` of its tokens joined by
+    /// spaces. The stem cache keeps them, so a word is folded once, and
+    /// nothing is copied per word.
+    pub fn folded_word(&self, id: u32) -> &'a str {
+        self.folds
+            .get(id as usize)
+            .and_then(|&(start, end)| self.arena.get(start as usize..end as usize))
+            .unwrap_or_default()
     }
 
     /// Copies the sentence into an owned [`Sentence`].
@@ -259,7 +267,6 @@ struct Scratch {
     stem_buf: WordBuf,
     stem_ids: Vec<u32>,
     word_ids: Vec<u32>,
-    folded_buf: WordBuf,
 }
 
 thread_local! {
@@ -368,7 +375,6 @@ impl Analyzer {
             stem_buf,
             stem_ids,
             word_ids,
-            folded_buf,
         } = scratch;
         let want_stems = opts.stems || opts.keys;
         for block in &section.blocks {
@@ -378,7 +384,6 @@ impl Analyzer {
                 stem_buf.clear();
                 stem_ids.clear();
                 word_ids.clear();
-                folded_buf.clear();
                 if opts.tokens || want_stems {
                     for_each_word(text, |_, raw| {
                         let at = token_buf.text.len();
@@ -390,8 +395,6 @@ impl Analyzer {
                             if opts.keys {
                                 stem_ids.push(keys.stem);
                                 word_ids.push(keys.word);
-                                folded_buf.text.push_str(stems.folded(keys.entry));
-                                folded_buf.ends.push(folded_buf.text.len() as u32);
                             }
                         }
                         if opts.tokens {
@@ -414,7 +417,8 @@ impl Analyzer {
                     stems: stem_buf.words(),
                     stem_ids,
                     word_ids,
-                    folded_words: folded_buf.words(),
+                    arena: &stems.arena,
+                    folds: &stems.call_folds,
                 });
             }
         }
@@ -451,8 +455,9 @@ struct StemCache {
     arena: String,
     /// The current call (1, 2, ...; an entry of call 0 was never numbered).
     call: u32,
-    /// Distinct words and stems numbered in the current call so far.
-    n_words: u32,
+    /// Per word numbered in the current call, its fold's range in `arena`.
+    call_folds: Vec<(u32, u32)>,
+    /// Distinct stems numbered in the current call so far.
     n_stems: u32,
 }
 
@@ -496,7 +501,7 @@ impl StemCache {
             self.language = Some(language);
         }
         self.call += 1;
-        self.n_words = 0;
+        self.call_folds.clear();
         self.n_stems = 0;
     }
 
@@ -543,8 +548,8 @@ impl StemCache {
         }
         if entry.word_call != self.call {
             entry.word_call = self.call;
-            entry.word_number = self.n_words;
-            self.n_words += 1;
+            entry.word_number = self.call_folds.len() as u32;
+            self.call_folds.push((entry.folded_start, entry.folded_end));
         }
         let stem = &mut self.stem_calls[entry.stem_id as usize];
         if stem.0 != self.call {
@@ -560,12 +565,6 @@ impl StemCache {
 
     fn stem(&self, entry: CacheEntry) -> &str {
         &self.arena[entry.stem_start as usize..entry.stem_end as usize]
-    }
-
-    fn folded(&self, entry: CacheEntry) -> &str {
-        self.arena
-            .get(entry.folded_start as usize..entry.folded_end as usize)
-            .unwrap_or_default()
     }
 }
 
@@ -715,7 +714,11 @@ mod tests {
         analyzer.for_each_sentence_of(&article.sections, AnalyzeOptions::INDEX, |_, sentence| {
             n += 1;
             let tokens: Vec<&str> = sentence.tokens().iter().collect();
-            let folded: Vec<&str> = sentence.folded_words().iter().collect();
+            let folded: Vec<&str> = sentence
+                .word_ids()
+                .iter()
+                .map(|&id| sentence.folded_word(id))
+                .collect();
             assert_eq!(folded.len(), tokens.len());
             let joined: Vec<&str> = folded.iter().copied().filter(|f| !f.is_empty()).collect();
             assert_eq!(

@@ -36,20 +36,10 @@ pub enum BuildItem {
         title: String,
         /// `nlp::fold` of the title.
         title_key: String,
-        /// The article's distinct stems (in order of first occurrence), back to back.
-        terms: String,
-        /// The end offset of each stem in `terms`.
-        term_ends: Vec<u32>,
-        /// Per stem, the number of sentences holding it.
-        term_sentences: Vec<u32>,
-        /// The article's distinct folded words, back to back.
-        words: String,
-        /// The end offset of each word in `words`.
-        word_ends: Vec<u32>,
-        /// The words of every sentence, in order, as indexes into `word_ends`.
-        sequence: Vec<u32>,
-        /// The length of `sequence` up to and including each sentence.
-        sentence_ends: Vec<u32>,
+        /// The article's distinct stems with the sentences holding each.
+        terms: ArticleTerms,
+        /// The article's folded sentences as a table of distinct words.
+        words: ArticleWords,
         /// (folded anchor, folded target title) per link.
         anchors: Vec<(String, String)>,
     },
@@ -312,12 +302,7 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
             title,
             title_key,
             terms,
-            term_ends,
-            term_sentences,
             words,
-            word_ends,
-            sequence,
-            sentence_ends,
             anchors,
         } => {
             let id = record.id();
@@ -325,17 +310,8 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
                 .add_article_flat(index::FlatArticleInput {
                     record,
                     title_key: &title_key,
-                    terms: index::TermCounts {
-                        text: &terms,
-                        ends: &term_ends,
-                        sentences: &term_sentences,
-                    },
-                    folded_sentences: index::FoldedSentences {
-                        words: &words,
-                        word_ends: &word_ends,
-                        sequence: &sequence,
-                        sentence_ends: &sentence_ends,
-                    },
+                    terms: terms.counts(),
+                    folded_sentences: words.sentences(),
                     anchors: &anchors,
                 })
                 .with_context(|| format!("failed to add article {id} ({title})"))
@@ -389,7 +365,7 @@ impl Analysis {
     /// analyzer one by one with the numbers of their words and stems, which
     /// count the stems (on this worker thread, so the index writer sees each
     /// distinct stem once) and number the article's distinct folded words
-    /// with an array lookup per word; nothing is allocated per word.
+    /// without a lookup per word; nothing is allocated per word.
     fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> anyhow::Result<BuildItem> {
         let mut anchors = Vec::new();
         let mut n_sentences = 0u32;
@@ -404,50 +380,38 @@ impl Analysis {
                 sentences: Vec::new(),
             })
             .collect();
-        let (terms, words) = ARTICLE_KEYS.with_borrow_mut(|keys| {
-            let ArticleKeys { stems, words } = keys;
-            stems.clear();
-            words.clear();
-            self.analyzer.for_each_sentence_of(
-                &article.sections,
-                nlp::AnalyzeOptions::INDEX,
-                |section, sentence| {
-                    n_sentences += 1;
-                    let mut links = Vec::new();
-                    for link in sentence.links() {
-                        n_links += 1;
-                        let anchor = sentence
-                            .text
-                            .get(link.start as usize..link.end as usize)
-                            .unwrap_or_default();
-                        let mut key = String::new();
-                        phrase_key_into(anchor, &mut anchor_joined, &mut key);
-                        anchors.push((key, nlp::fold(link.target)));
-                        links.push(index::LinkRecord {
-                            start: link.start,
-                            end: link.end,
-                            target: link.target.to_owned(),
-                        });
-                    }
-                    for (word, &id) in sentence.folded_words().iter().zip(sentence.word_ids()) {
-                        words.add(id, word);
-                    }
-                    words.end_sentence();
-                    for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
-                        stems.add(id, stem);
-                    }
-                    stems.end_sentence();
-                    sections[section].sentences.push(index::SentenceRecord {
-                        text: sentence.text.to_owned(),
-                        kind: block_kind(sentence.kind),
-                        links,
+        let mut stems = StemCounter::default();
+        let mut words = WordTable::default();
+        self.analyzer.for_each_sentence_of(
+            &article.sections,
+            nlp::AnalyzeOptions::INDEX,
+            |section, sentence| {
+                n_sentences += 1;
+                let mut links = Vec::new();
+                for link in sentence.links() {
+                    n_links += 1;
+                    let anchor = sentence
+                        .text
+                        .get(link.start as usize..link.end as usize)
+                        .unwrap_or_default();
+                    let mut key = String::new();
+                    phrase_key_into(anchor, &mut anchor_joined, &mut key);
+                    anchors.push((key, nlp::fold(link.target)));
+                    links.push(index::LinkRecord {
+                        start: link.start,
+                        end: link.end,
+                        target: link.target.to_owned(),
                     });
-                },
-            );
-            (stems.take(), words.take())
-        });
-        let (terms, term_ends, term_sentences) = terms;
-        let (words, word_ends, sequence, sentence_ends) = words;
+                }
+                words.add_sentence(sentence);
+                stems.add_sentence(sentence);
+                sections[section].sentences.push(index::SentenceRecord {
+                    text: sentence.text.to_owned(),
+                    kind: block_kind(sentence.kind),
+                    links,
+                });
+            },
+        );
         let record = index::ArticleRecord {
             id: page.id,
             title: page.title.clone(),
@@ -462,43 +426,69 @@ impl Analysis {
             record,
             title: page.title.clone(),
             title_key: nlp::fold(&page.title),
-            terms,
-            term_ends,
-            term_sentences,
-            words,
-            word_ends,
-            sequence,
-            sentence_ends,
+            terms: stems.terms,
+            words: words.table,
             anchors,
         })
     }
 }
 
-thread_local! {
-    /// Each worker's stem counter and word table, kept from one article to
-    /// the next with their allocations.
-    static ARTICLE_KEYS: std::cell::RefCell<ArticleKeys> =
-        std::cell::RefCell::new(ArticleKeys::default());
+/// An article's distinct stems (in order of first occurrence) with the
+/// number of sentences holding each: what [`index::TermCounts`] borrows.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ArticleTerms {
+    /// The stems, back to back.
+    text: String,
+    /// The end offset of each stem in `text`.
+    ends: Vec<u32>,
+    /// Per stem, the number of sentences holding it.
+    sentences: Vec<u32>,
 }
 
-#[derive(Default)]
-struct ArticleKeys {
-    stems: StemCounter,
-    words: WordTable,
+impl ArticleTerms {
+    fn counts(&self) -> index::TermCounts<'_> {
+        index::TermCounts {
+            text: &self.text,
+            ends: &self.ends,
+            sentences: &self.sentences,
+        }
+    }
 }
 
-/// An article's folded sentences as [`index::FoldedSentences`] wants them:
-/// a table of the distinct non-empty folded words, by the word numbers of
-/// [`nlp::SentenceRef::word_ids`], and each sentence as indexes into it.
+/// An article's folded sentences as a table of its distinct non-empty
+/// folded words and each sentence as indexes into it: what
+/// [`index::FoldedSentences`] borrows.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ArticleWords {
+    /// The words, back to back.
+    words: String,
+    /// The end offset of each word in `words`.
+    word_ends: Vec<u32>,
+    /// The words of every sentence, in order, as indexes into `word_ends`.
+    sequence: Vec<u32>,
+    /// The length of `sequence` up to and including each sentence.
+    sentence_ends: Vec<u32>,
+}
+
+impl ArticleWords {
+    fn sentences(&self) -> index::FoldedSentences<'_> {
+        index::FoldedSentences {
+            words: &self.words,
+            word_ends: &self.word_ends,
+            sequence: &self.sequence,
+            sentence_ends: &self.sentence_ends,
+        }
+    }
+}
+
+/// Builds an article's [`ArticleWords`] by the word numbers of
+/// [`nlp::SentenceRef::word_ids`] (0, 1, ... in order of first occurrence),
+/// folding nothing itself: a new word's fold comes from the analyzer.
 #[derive(Default)]
 struct WordTable {
-    /// Per word number (0, 1, ... in order of first occurrence), its index
-    /// in the table, or [`FOLDS_TO_NOTHING`].
+    table: ArticleWords,
+    /// Per word number, its index in the table, or [`FOLDS_TO_NOTHING`].
     index_of: Vec<u32>,
-    words: String,
-    word_ends: Vec<u32>,
-    sequence: Vec<u32>,
-    sentence_ends: Vec<u32>,
 }
 
 /// [`WordTable::index_of`] of a word whose fold is empty (left out, as
@@ -506,108 +496,82 @@ struct WordTable {
 const FOLDS_TO_NOTHING: u32 = u32::MAX;
 
 impl WordTable {
-    /// Appends word number `id`, folded `folded`, to the current sentence.
-    fn add(&mut self, id: u32, folded: &str) {
+    /// Appends a sentence's words.
+    fn add_sentence(&mut self, sentence: &nlp::SentenceRef<'_>) {
+        for &id in sentence.word_ids() {
+            self.add(id, || sentence.folded_word(id));
+        }
+        self.table
+            .sentence_ends
+            .push(self.table.sequence.len() as u32);
+    }
+
+    /// Appends word number `id` to the current sentence; `fold` gives its
+    /// fold if the word is new.
+    fn add<'f>(&mut self, id: u32, fold: impl FnOnce() -> &'f str) {
+        let table = &mut self.table;
         let index = match self.index_of.get(id as usize) {
             Some(&index) => index,
             None => {
                 // A new word: numbers come in order of first occurrence.
                 debug_assert_eq!(id as usize, self.index_of.len());
+                let folded = fold();
                 let index = if folded.is_empty() {
                     FOLDS_TO_NOTHING
                 } else {
-                    self.words.push_str(folded);
-                    self.word_ends.push(self.words.len() as u32);
-                    self.word_ends.len() as u32 - 1
+                    table.words.push_str(folded);
+                    table.word_ends.push(table.words.len() as u32);
+                    table.word_ends.len() as u32 - 1
                 };
                 self.index_of.push(index);
                 index
             }
         };
         if index != FOLDS_TO_NOTHING {
-            self.sequence.push(index);
+            table.sequence.push(index);
         }
-    }
-
-    fn end_sentence(&mut self) {
-        self.sentence_ends.push(self.sequence.len() as u32);
-    }
-
-    fn clear(&mut self) {
-        self.index_of.clear();
-        self.words.clear();
-        self.word_ends.clear();
-        self.sequence.clear();
-        self.sentence_ends.clear();
-    }
-
-    /// Takes out (words, word ends, sequence, sentence ends) and clears the table.
-    fn take(&mut self) -> (String, Vec<u32>, Vec<u32>, Vec<u32>) {
-        let taken = (
-            std::mem::take(&mut self.words),
-            std::mem::take(&mut self.word_ends),
-            std::mem::take(&mut self.sequence),
-            std::mem::take(&mut self.sentence_ends),
-        );
-        self.clear();
-        taken
     }
 }
 
-/// Counts, for one article at a time, in how many sentences each distinct
-/// stem occurs, by the stem numbers of [`nlp::SentenceRef::stem_ids`]
-/// (0, 1, ... in order of first occurrence, so a stem's number is its slot):
-/// what [`index::TermCounter`] gives, with no lookup per word.
+/// Counts in how many sentences of an article each distinct stem occurs, by
+/// the stem numbers of [`nlp::SentenceRef::stem_ids`] (0, 1, ... in order of
+/// first occurrence, so a stem's number is its slot): what
+/// [`index::TermCounter`] gives, with no lookup per word.
 #[derive(Default)]
 struct StemCounter {
-    /// Per slot: the sentences holding the stem, the last one counted.
-    sentences: Vec<u32>,
+    terms: ArticleTerms,
+    /// Per slot, the last sentence (1-based) the stem was counted in.
     seen_in: Vec<u32>,
-    /// The stems, back to back, and their ends.
-    text: String,
-    ends: Vec<u32>,
     sentence: u32,
 }
 
 impl StemCounter {
+    /// Counts a sentence's stems.
+    fn add_sentence(&mut self, sentence: &nlp::SentenceRef<'_>) {
+        for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
+            self.add(id, stem);
+        }
+        self.sentence += 1;
+    }
+
     /// Counts stem `stem` (number `id`) in the current sentence.
     fn add(&mut self, id: u32, stem: &str) {
         let sentence = self.sentence + 1;
         let slot = id as usize;
-        if slot < self.sentences.len() {
+        let terms = &mut self.terms;
+        if slot < terms.sentences.len() {
             if self.seen_in[slot] != sentence {
                 self.seen_in[slot] = sentence;
-                self.sentences[slot] += 1;
+                terms.sentences[slot] += 1;
             }
         } else {
             // A new stem: numbers come in order of first occurrence.
-            debug_assert_eq!(slot, self.sentences.len());
-            self.sentences.push(1);
+            debug_assert_eq!(slot, terms.sentences.len());
+            terms.sentences.push(1);
             self.seen_in.push(sentence);
-            self.text.push_str(stem);
-            self.ends.push(self.text.len() as u32);
+            terms.text.push_str(stem);
+            terms.ends.push(terms.text.len() as u32);
         }
-    }
-
-    fn end_sentence(&mut self) {
-        self.sentence += 1;
-    }
-
-    fn clear(&mut self) {
-        self.sentences.clear();
-        self.seen_in.clear();
-        self.text.clear();
-        self.ends.clear();
-        self.sentence = 0;
-    }
-
-    /// Takes the counted stems out as (text, ends, counts) and clears the counter.
-    fn take(&mut self) -> (String, Vec<u32>, Vec<u32>) {
-        let text = std::mem::take(&mut self.text);
-        let ends = std::mem::take(&mut self.ends);
-        let sentences = std::mem::take(&mut self.sentences);
-        self.clear();
-        (text, ends, sentences)
     }
 }
 
@@ -672,10 +636,10 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as usize % n
         };
-        let mut counter = StemCounter::default();
         for round in 0..50 {
             // Stems are numbered in order of first occurrence in each
             // article, as the analyzer numbers them.
+            let mut counter = StemCounter::default();
             let mut numbers: Vec<usize> = Vec::new();
             let mut expected = index::TermCounter::new();
             for _ in 0..next(8) {
@@ -691,10 +655,15 @@ mod tests {
                     counter.add(id as u32, stems[k]);
                     expected.add(stems[k]);
                 }
-                counter.end_sentence();
+                counter.sentence += 1;
                 expected.end_sentence();
             }
-            assert_eq!(counter.take(), expected.take(), "round {round}");
+            let ArticleTerms {
+                text,
+                ends,
+                sentences,
+            } = counter.terms;
+            assert_eq!((text, ends, sentences), expected.take(), "round {round}");
         }
     }
 
