@@ -246,25 +246,18 @@ pub struct FoldedSentences<'a> {
     pub sentence_ends: &'a [u32],
 }
 
-/// What is wrong with the end offsets of strings stored back to back.
-enum EndsError {
-    /// An end before the previous one, past the text or inside a character.
-    Misplaced,
-    /// Text after the last end.
-    Trailing,
-}
-
-/// Checks that `ends` split all of `text` into strings on character boundaries.
-fn check_ends(text: &str, ends: &[u32]) -> std::result::Result<(), EndsError> {
+/// Checks that `ends` split all of `text` into strings on character
+/// boundaries; otherwise says what is wrong, naming the strings `noun`s.
+fn check_ends(text: &str, ends: &[u32], noun: &str) -> std::result::Result<(), String> {
     let mut start = 0u32;
     for &end in ends {
         if end < start || !text.is_char_boundary(end as usize) {
-            return Err(EndsError::Misplaced);
+            return Err(format!("a {noun} end out of order or inside a character"));
         }
         start = end;
     }
     if start as usize != text.len() {
-        return Err(EndsError::Trailing);
+        return Err(format!("text after the last {noun}"));
     }
     Ok(())
 }
@@ -274,12 +267,8 @@ impl FoldedSentences<'_> {
     /// boundaries and every word index in range.
     fn check(&self, what: &str, id: u64) -> Result<()> {
         let bad = |why: &str| Err(Error::invalid(format!("article {id}: {what} {why}")));
-        match check_ends(self.words, self.word_ends) {
-            Err(EndsError::Misplaced) => {
-                return bad("has a word end out of order or inside a character");
-            }
-            Err(EndsError::Trailing) => return bad("has text after its last word"),
-            Ok(()) => {}
+        if let Err(why) = check_ends(self.words, self.word_ends, "word") {
+            return bad(&format!("has {why}"));
         }
         if self
             .sequence
@@ -314,14 +303,6 @@ struct FoldedWords {
     sentence_ends: Vec<u32>,
 }
 
-/// [`FoldedSentences`] as the writer passes it on.
-struct FoldedWordsRef<'a> {
-    words: &'a str,
-    word_ends: &'a [u32],
-    sequence: &'a [u32],
-    sentence_ends: &'a [u32],
-}
-
 /// [`FoldedWords`], borrowed, for writing.
 #[derive(serde::Serialize)]
 struct FoldedWordsWire<'a> {
@@ -352,12 +333,8 @@ impl TermCounts<'_> {
         if self.ends.len() != self.sentences.len() {
             return bad("have not one count per stem");
         }
-        match check_ends(self.text, self.ends) {
-            Err(EndsError::Misplaced) => {
-                return bad("have a stem end out of order or inside a character");
-            }
-            Err(EndsError::Trailing) => return bad("have text after their last stem"),
-            Ok(()) => {}
+        if let Err(why) = check_ends(self.text, self.ends, "stem") {
+            return bad(&format!("have {why}"));
         }
         if self
             .sentences
@@ -651,7 +628,7 @@ impl IndexWriter {
             EncodedRecord::new(input.record)?,
             input.title_key,
             counter.terms(),
-            FoldedWordsRef {
+            FoldedSentences {
                 words: &words,
                 word_ends: &word_ends,
                 sequence: &sequence,
@@ -676,12 +653,7 @@ impl IndexWriter {
             input.record,
             input.title_key,
             input.terms,
-            FoldedWordsRef {
-                words: folded.words,
-                word_ends: folded.word_ends,
-                sequence: folded.sequence,
-                sentence_ends: folded.sentence_ends,
-            },
+            folded,
             input.anchors,
         )
     }
@@ -692,7 +664,7 @@ impl IndexWriter {
         record: EncodedRecord,
         title_key: &str,
         terms: TermCounts<'_>,
-        folded: FoldedWordsRef<'_>,
+        folded: FoldedSentences<'_>,
         anchors: &[(String, String)],
     ) -> Result<()> {
         let n_sentences = record.sentence_count();
@@ -1600,10 +1572,18 @@ fn chunk_occurrences(
 /// Tokens already walked from the alias set's root, with where they led:
 /// each distinct token is walked once (until the memo is full and starts
 /// over, which bounds its memory).
-#[derive(Default)]
 struct TokenMemo {
-    tokens: Option<Interner>,
+    tokens: Interner,
     states: Vec<Option<TokenState>>,
+}
+
+impl Default for TokenMemo {
+    fn default() -> TokenMemo {
+        TokenMemo {
+            tokens: Interner::new(1 << 12),
+            states: Vec::new(),
+        }
+    }
 }
 
 /// Most tokens a [`TokenMemo`] holds before it starts over.
@@ -1612,8 +1592,7 @@ const TOKEN_MEMO_CAPACITY: usize = 1 << 20;
 impl TokenMemo {
     /// Where `token`'s walk from the root of `set` ends.
     fn state(&mut self, set: &fst::Map<Bytes>, token: &str) -> Option<TokenState> {
-        let tokens = self.tokens.get_or_insert_with(|| Interner::new(1 << 12));
-        let (slot, new) = tokens.intern(token);
+        let (slot, new) = self.tokens.intern(token);
         if new {
             let state = walk_first_token(set, token.as_bytes());
             self.states.push(state);
@@ -1625,7 +1604,8 @@ impl TokenMemo {
     /// Starts over if full (between articles).
     fn bound(&mut self) {
         if self.states.len() >= TOKEN_MEMO_CAPACITY {
-            *self = TokenMemo::default();
+            self.tokens.clear();
+            self.states.clear();
         }
     }
 }

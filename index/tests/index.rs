@@ -507,6 +507,18 @@ fn flat_articles_give_the_same_bytes() {
     let mut too_far = one_each.clone();
     too_far[n - 1] = n as u32 + 1;
     let extra: Vec<u32> = (1..=n as u32 + 1).collect();
+    let input = |sequence, sentence_ends| FlatArticleInput {
+        record: EncodedRecord::new(record).unwrap(),
+        title_key: "x",
+        terms: TermCounts::default(),
+        folded_sentences: FoldedSentences {
+            words: "a",
+            word_ends: &[1],
+            sequence,
+            sentence_ends,
+        },
+        anchors: &[],
+    };
     for (sequence, sentence_ends) in [
         (&past[..], &one_each[..]),
         (&zeros[..], &backwards[..]),
@@ -514,33 +526,13 @@ fn flat_articles_give_the_same_bytes() {
         (&[0u32; 1][..], &zeros[..]),
         (&zeros[..], &extra[..]),
     ] {
-        let input = FlatArticleInput {
-            record: EncodedRecord::new(record).unwrap(),
-            title_key: "x",
-            terms: TermCounts::default(),
-            folded_sentences: FoldedSentences {
-                words: "a",
-                word_ends: &[1],
-                sequence,
-                sentence_ends,
-            },
-            anchors: &[],
-        };
-        assert!(writer.add_article_flat(input).is_err());
+        assert!(
+            writer
+                .add_article_flat(input(sequence, sentence_ends))
+                .is_err()
+        );
     }
     // The same shapes, right, are taken.
-    let input = FlatArticleInput {
-        record: EncodedRecord::new(record).unwrap(),
-        title_key: "x",
-        terms: TermCounts::default(),
-        folded_sentences: FoldedSentences {
-            words: "a",
-            word_ends: &[1],
-            sequence: &zeros,
-            sentence_ends: &one_each,
-        },
-        anchors: &[],
-    };
-    writer.add_article_flat(input).unwrap();
+    writer.add_article_flat(input(&zeros, &one_each)).unwrap();
     assert_eq!(writer.finish().unwrap().counts.articles, 1);
 }
