@@ -179,8 +179,12 @@ impl Compressor {
 /// Trains a zstd dictionary of at most `max_size` bytes on `samples` with
 /// fastCover at fixed parameters (k = 200, d = 8), in one pass instead of the
 /// parameter search `zstd::dict::from_samples` runs: on article records it is
-/// about six times faster and the dictionary compresses as well. The result
-/// depends only on the samples (the dictionary id is a hash of its content).
+/// about six times faster and the dictionary compresses as well. A frequency
+/// table of 2^18 entries (`f`) and `accel` 2 halve the training time again
+/// against zstd's defaults (2^20, 1); records compressed with the dictionary
+/// came out 0.05% larger (trained on half of the enwiki sample, measured on
+/// the other half). The result depends only on the samples (the dictionary
+/// id is a hash of its content).
 pub(crate) fn train_dictionary(
     samples: &[&[u8]],
     max_size: usize,
@@ -196,11 +200,11 @@ pub(crate) fn train_dictionary(
     let params = zstd_sys::ZDICT_fastCover_params_t {
         k: 200,
         d: 8,
-        f: 20,
+        f: 18,
         steps: 0,
         nbThreads: 1,
         splitPoint: 0.0,
-        accel: 1,
+        accel: 2,
         shrinkDict: 0,
         shrinkDictMaxRegression: 0,
         zParams: zstd_sys::ZDICT_params_t {

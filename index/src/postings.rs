@@ -122,32 +122,51 @@ impl PostingsBuffer {
         }
     }
 
-    /// The slot of `stem`, interned if new (its bytes charged to the budget).
-    fn slot(&mut self, stem: &str) -> u32 {
-        let table = self.stems.table_len();
-        let (slot, new) = self.stems.intern(stem);
-        if new {
-            self.bytes += stem.len() + SLOT_OVERHEAD;
-        }
-        self.bytes += (self.stems.table_len() - table) * 8;
-        slot
-    }
-
     /// Adds one posting: `sentences` of article `id`'s sentences hold
     /// `stem`. Call [`PostingsBuffer::end_article`] after each article, so
     /// that an article's postings never straddle two runs.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, stem: &str, id: u64, sentences: u32) {
-        // Consecutive articles with the same id share an entry (their
-        // postings are merged when the run is spilled).
+        self.add_each(id, 1, |_| stem, |_| sentences);
+    }
+
+    /// Adds `n` postings of article `id`: `sentences(i)` of its sentences
+    /// hold `stem(i)`. The stems are interned as a batch
+    /// ([`Interner::intern_each`]). Consecutive articles with the same id
+    /// share an entry (their postings are merged when the run is spilled).
+    /// Call [`PostingsBuffer::end_article`] after each article, so that an
+    /// article's postings never straddle two runs.
+    pub(crate) fn add_each<'s>(
+        &mut self,
+        id: u64,
+        n: usize,
+        stem: impl Fn(usize) -> &'s str,
+        sentences: impl Fn(usize) -> u32,
+    ) {
+        if n == 0 {
+            return;
+        }
         if self.articles.last() != Some(&id) {
             self.articles.push(id);
             self.bytes += 8;
         }
-        let slot = self.slot(stem);
-        self.posting_slots.push(slot);
-        self.posting_articles.push(self.articles.len() as u32 - 1);
-        self.posting_counts.push(sentences);
-        self.bytes += POSTING_BYTES;
+        let article = self.articles.len() as u32 - 1;
+        let table = self.stems.table_len();
+        let mut new_bytes = 0;
+        let (slots, articles, counts) = (
+            &mut self.posting_slots,
+            &mut self.posting_articles,
+            &mut self.posting_counts,
+        );
+        self.stems.intern_each(n, &stem, |i, slot, new| {
+            if new {
+                new_bytes += stem(i).len() + SLOT_OVERHEAD;
+            }
+            slots.push(slot);
+            articles.push(article);
+            counts.push(sentences(i));
+        });
+        self.bytes += new_bytes + (self.stems.table_len() - table) * 8 + n * POSTING_BYTES;
     }
 
     /// Spills a run if the budget is reached (or the run's postings could no
@@ -570,16 +589,33 @@ mod tests {
         for budget in [1, 500, 5000, usize::MAX] {
             let dir = tempfile::tempdir().unwrap();
             let mut buffer = PostingsBuffer::new(dir.path(), budget);
-            let mut last_id = None;
-            for (id, stem, count) in &input {
-                if last_id.is_some_and(|l| l != *id) {
-                    buffer.end_article().unwrap();
+            // Odd ids are added one posting at a time, even ones as a batch;
+            // the budget is charged as when all are added one at a time.
+            let one_dir = tempfile::tempdir().unwrap();
+            let mut one_by_one = PostingsBuffer::new(one_dir.path(), budget);
+            let mut i = 0;
+            while i < input.len() {
+                let id = input[i].0;
+                let n = input[i..].iter().take_while(|p| p.0 == id).count();
+                let article = &input[i..i + n];
+                if id % 2 == 1 {
+                    for (id, stem, count) in article {
+                        buffer.add(stem, *id, *count);
+                    }
+                } else {
+                    buffer.add_each(id, n, |k| &article[k].1, |k| article[k].2);
                 }
-                last_id = Some(*id);
-                buffer.add(stem, *id, *count);
+                buffer.end_article().unwrap();
+                for (id, stem, count) in article {
+                    one_by_one.add(stem, *id, *count);
+                }
+                one_by_one.end_article().unwrap();
+                i += n;
             }
             assert!(budget == usize::MAX || buffer.n_runs() > 0 || buffer.bytes() < budget);
             let many = buffer.n_runs() > FAN_IN;
+            assert_eq!(buffer.bytes(), one_by_one.bytes(), "budget {budget}");
+            assert_eq!(buffer.n_runs(), one_by_one.n_runs(), "budget {budget}");
             let mut merge = buffer.finish().unwrap();
             assert!(merge.n_runs() <= FAN_IN as u64, "{many}");
             assert_eq!(collect(&mut merge), expected, "budget {budget}");

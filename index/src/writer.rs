@@ -346,13 +346,10 @@ impl TermCounts<'_> {
         Ok(())
     }
 
-    /// The (stem, count) pairs (checked offsets).
-    fn iter(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends)
-            .zip(self.sentences)
-            .map(|((start, &end), &n)| (&self.text[start as usize..end as usize], n))
+    /// The `i`-th stem (checked offsets).
+    fn stem(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start as usize..self.ends[i] as usize]
     }
 }
 
@@ -697,9 +694,12 @@ impl IndexWriter {
             0,
         )?;
         if let Some(postings) = &mut self.postings {
-            for (stem, count) in terms.iter() {
-                postings.add(stem, id, count);
-            }
+            postings.add_each(
+                id,
+                terms.ends.len(),
+                |i| terms.stem(i),
+                |i| terms.sentences[i],
+            );
             postings.end_article()?;
         }
         self.counts.links += anchors.len() as u64;
@@ -1590,15 +1590,37 @@ impl Default for TokenMemo {
 const TOKEN_MEMO_CAPACITY: usize = 1 << 20;
 
 impl TokenMemo {
-    /// Where `token`'s walk from the root of `set` ends.
-    fn state(&mut self, set: &fst::Map<Bytes>, token: &str) -> Option<TokenState> {
-        let (slot, new) = self.tokens.intern(token);
-        if new {
-            let state = walk_first_token(set, token.as_bytes());
-            self.states.push(state);
-            return state;
-        }
-        self.states[slot as usize]
+    /// Appends to `out` each of `tokens` with where its walk from the root
+    /// of `set` ends; `slots` is scratch space.
+    fn scan_tokens<'t>(
+        &mut self,
+        set: &fst::Map<Bytes>,
+        tokens: &[&'t str],
+        slots: &mut Vec<u32>,
+        out: &mut Vec<ScanToken<'t>>,
+    ) {
+        slots.clear();
+        let states = &mut self.states;
+        self.tokens.intern_each(
+            tokens.len(),
+            |i| tokens[i],
+            |i, slot, new| {
+                if new {
+                    states.push(walk_first_token(set, tokens[i].as_bytes()));
+                }
+                slots.push(slot);
+            },
+        );
+        // Independent loads, so their cache misses overlap.
+        out.extend(
+            tokens
+                .iter()
+                .zip(slots.iter())
+                .map(|(token, &slot)| ScanToken {
+                    bytes: token.as_bytes(),
+                    state: self.states[slot as usize],
+                }),
+        );
     }
 
     /// Starts over if full (between articles).
@@ -1641,21 +1663,18 @@ fn article_occurrences<'t>(
     let mut found: Vec<(u64, bool)> = Vec::new();
     // The log is written by this writer; a damaged one gives no matches
     // rather than a panic (`get` and `unwrap_or_default` below).
-    let mut pieces: Vec<ScanToken<'t>> = Vec::new();
+    let mut texts: Vec<&'t str> = Vec::new();
     let mut word_pieces: Vec<(u32, u32)> = Vec::with_capacity(sentences.word_ends.len());
     let mut start = 0usize;
     for &end in &sentences.word_ends {
         let word = sentences.words.get(start..end as usize).unwrap_or_default();
         start = end as usize;
-        let first = pieces.len() as u32;
-        for piece in word.split(' ') {
-            pieces.push(ScanToken {
-                bytes: piece.as_bytes(),
-                state: memo.state(set, piece),
-            });
-        }
-        word_pieces.push((first, pieces.len() as u32));
+        let first = texts.len() as u32;
+        texts.extend(word.split(' '));
+        word_pieces.push((first, texts.len() as u32));
     }
+    let mut pieces: Vec<ScanToken<'t>> = Vec::with_capacity(texts.len());
+    memo.scan_tokens(set, &texts, &mut Vec::new(), &mut pieces);
     // One token buffer for all the sentences; matches go straight to `found`.
     let mut tokens: Vec<ScanToken<'t>> = Vec::new();
     let mut sequence = sentences.sequence.iter();

@@ -19,10 +19,11 @@ pub struct AnalyzeOptions {
     pub tokens: bool,
     /// Fill [`Sentence::stems`].
     pub stems: bool,
-    /// Fill [`SentenceRef::word_ids`], [`SentenceRef::folded_word`] and
-    /// [`SentenceRef::stem_ids`] (the keys
-    /// an index needs; only [`Analyzer::for_each_sentence`] and
-    /// [`Analyzer::for_each_sentence_of`] lend them). Implies `stems`.
+    /// Fill [`SentenceRef::word_ids`], [`SentenceRef::folded_word`],
+    /// [`SentenceRef::stem_ids`] and [`SentenceRef::stem`] (the keys an
+    /// index needs; only [`Analyzer::for_each_sentence`] and
+    /// [`Analyzer::for_each_sentence_of`] lend them). Stems words, but
+    /// fills [`Sentence::stems`] only if `stems` is set too.
     #[serde(default)]
     pub keys: bool,
 }
@@ -40,10 +41,11 @@ impl AnalyzeOptions {
         stems: true,
         keys: false,
     };
-    /// Sentences, tokens, stems and the keys of an index.
+    /// Sentences and the keys of an index, without per-word token and stem
+    /// strings (a word's fold and stem are lent by number).
     pub const INDEX: AnalyzeOptions = AnalyzeOptions {
-        tokens: true,
-        stems: true,
+        tokens: false,
+        stems: false,
         keys: true,
     };
 }
@@ -109,9 +111,11 @@ pub struct SentenceRef<'a> {
     stems: Words<'a>,
     stem_ids: &'a [u32],
     word_ids: &'a [u32],
-    /// The stem cache's arena and, per word number of the call, its fold's range there.
+    /// The stem cache's arena and, per word and stem number of the call,
+    /// the range of the word's fold and of the stem there.
     arena: &'a str,
     folds: &'a [(u32, u32)],
+    call_stems: &'a [(u32, u32)],
 }
 
 impl<'a> SentenceRef<'a> {
@@ -167,6 +171,17 @@ impl<'a> SentenceRef<'a> {
     /// nothing is copied per word.
     pub fn folded_word(&self, id: u32) -> &'a str {
         self.folds
+            .get(id as usize)
+            .and_then(|&(start, end)| self.arena.get(start as usize..end as usize))
+            .unwrap_or_default()
+    }
+
+    /// The stem numbered `id` in [`SentenceRef::stem_ids`] (of this
+    /// sentence or an earlier one of the call), if [`AnalyzeOptions::keys`]
+    /// is set; `""` for a number not given out. Lent from the stem cache,
+    /// as [`SentenceRef::folded_word`] is.
+    pub fn stem(&self, id: u32) -> &'a str {
+        self.call_stems
             .get(id as usize)
             .and_then(|&(start, end)| self.arena.get(start as usize..end as usize))
             .unwrap_or_default()
@@ -390,8 +405,10 @@ impl Analyzer {
                         lowercase_push(raw, &mut token_buf.text);
                         if want_stems {
                             let keys = stems.entry(&self.stemmer, &token_buf.text[at..], opts.keys);
-                            stem_buf.text.push_str(stems.stem(keys.entry));
-                            stem_buf.ends.push(stem_buf.text.len() as u32);
+                            if opts.stems {
+                                stem_buf.text.push_str(stems.stem(keys.entry));
+                                stem_buf.ends.push(stem_buf.text.len() as u32);
+                            }
                             if opts.keys {
                                 stem_ids.push(keys.stem);
                                 word_ids.push(keys.word);
@@ -403,9 +420,6 @@ impl Analyzer {
                             token_buf.text.truncate(at);
                         }
                     });
-                }
-                if !opts.stems {
-                    stem_buf.clear();
                 }
                 f(&SentenceRef {
                     text,
@@ -419,6 +433,7 @@ impl Analyzer {
                     word_ids,
                     arena: &stems.arena,
                     folds: &stems.call_folds,
+                    call_stems: &stems.call_stems,
                 });
             }
         }
@@ -457,8 +472,8 @@ struct StemCache {
     call: u32,
     /// Per word numbered in the current call, its fold's range in `arena`.
     call_folds: Vec<(u32, u32)>,
-    /// Distinct stems numbered in the current call so far.
-    n_stems: u32,
+    /// Per stem numbered in the current call, its range in `arena`.
+    call_stems: Vec<(u32, u32)>,
 }
 
 /// What the cache knows of one word: ranges of [`StemCache::arena`].
@@ -467,9 +482,11 @@ struct CacheEntry {
     stem_start: u32,
     stem_end: u32,
     stem_id: u32,
-    /// The call the word was last numbered in, and its number there.
+    /// The call the word was last numbered in, and its number and its
+    /// stem's number there.
     word_call: u32,
     word_number: u32,
+    stem_number: u32,
     /// The folded word; an empty range until asked for (`folded_start`
     /// is `u32::MAX` then).
     folded_start: u32,
@@ -502,7 +519,7 @@ impl StemCache {
         }
         self.call += 1;
         self.call_folds.clear();
-        self.n_stems = 0;
+        self.call_stems.clear();
     }
 
     /// The entry of `word` (one hash lookup when cached), with its folded
@@ -530,6 +547,7 @@ impl StemCache {
                     stem_id,
                     word_call: 0,
                     word_number: 0,
+                    stem_number: 0,
                     folded_start: u32::MAX,
                     folded_end: u32::MAX,
                 };
@@ -543,23 +561,26 @@ impl StemCache {
                 stem: 0,
             };
         }
-        if entry.folded_start == u32::MAX {
-            (entry.folded_start, entry.folded_end) = push_folded(&mut self.arena, word);
-        }
+        // A word seen before in this call keeps its numbers: only its first
+        // occurrence numbers it (and its stem, unless another word did).
         if entry.word_call != self.call {
+            if entry.folded_start == u32::MAX {
+                (entry.folded_start, entry.folded_end) = push_folded(&mut self.arena, word);
+            }
             entry.word_call = self.call;
             entry.word_number = self.call_folds.len() as u32;
             self.call_folds.push((entry.folded_start, entry.folded_end));
-        }
-        let stem = &mut self.stem_calls[entry.stem_id as usize];
-        if stem.0 != self.call {
-            *stem = (self.call, self.n_stems);
-            self.n_stems += 1;
+            let stem = &mut self.stem_calls[entry.stem_id as usize];
+            if stem.0 != self.call {
+                *stem = (self.call, self.call_stems.len() as u32);
+                self.call_stems.push((entry.stem_start, entry.stem_end));
+            }
+            entry.stem_number = stem.1;
         }
         WordKeys {
             entry: *entry,
             word: entry.word_number,
-            stem: stem.1,
+            stem: entry.stem_number,
         }
     }
 
@@ -702,17 +723,41 @@ mod tests {
         assert_eq!(sentence.stems, ["snow", "is", "white"]);
     }
 
+    /// The keys of one sentence: word numbers, stem numbers, and the folds
+    /// and stems lent by those numbers.
+    type SentenceKeys = (Vec<u32>, Vec<u32>, Vec<String>, Vec<String>);
+
+    fn keys_of(sentence: &SentenceRef<'_>) -> SentenceKeys {
+        (
+            sentence.word_ids().to_vec(),
+            sentence.stem_ids().to_vec(),
+            (sentence.word_ids().iter())
+                .map(|&id| sentence.folded_word(id).to_owned())
+                .collect(),
+            (sentence.stem_ids().iter())
+                .map(|&id| sentence.stem(id).to_owned())
+                .collect(),
+        )
+    }
+
     /// Checks the keys of every sentence of `article`: the folded words are
-    /// `fold` of the tokens (and joined, of the joined tokens), and word and
-    /// stem numbers match words and stems one to one.
+    /// `fold` of the tokens (and joined, of the joined tokens), word and
+    /// stem numbers match words and stems one to one, the stem lent by a
+    /// number is the word's stem, and [`AnalyzeOptions::INDEX`] (no token
+    /// or stem strings) gives the same keys.
     fn check_keys(analyzer: &Analyzer, article: &Article) {
         let mut ids: HashMap<String, u32> = HashMap::new();
         let mut stems_of: HashMap<u32, String> = HashMap::new();
         let mut word_ids: HashMap<String, u32> = HashMap::new();
         let mut words_of: HashMap<u32, String> = HashMap::new();
-        let mut n = 0;
-        analyzer.for_each_sentence_of(&article.sections, AnalyzeOptions::INDEX, |_, sentence| {
-            n += 1;
+        let mut keys: Vec<SentenceKeys> = Vec::new();
+        let everything = AnalyzeOptions {
+            tokens: true,
+            stems: true,
+            keys: true,
+        };
+        analyzer.for_each_sentence_of(&article.sections, everything, |_, sentence| {
+            keys.push(keys_of(sentence));
             let tokens: Vec<&str> = sentence.tokens().iter().collect();
             let folded: Vec<&str> = sentence
                 .word_ids()
@@ -733,6 +778,7 @@ mod tests {
                 assert_eq!(id as usize == ids.len(), !ids.contains_key(stem), "{stem}");
                 assert_eq!(*ids.entry(stem.to_owned()).or_insert(id), id, "{stem}");
                 assert_eq!(stems_of.entry(id).or_insert(stem.to_owned()), stem);
+                assert_eq!(sentence.stem(id), stem);
             }
             assert_eq!(sentence.word_ids().len(), tokens.len());
             for ((token, &id), fold) in tokens.iter().zip(sentence.word_ids()).zip(&folded) {
@@ -750,6 +796,13 @@ mod tests {
                 assert_eq!(*fold, crate::fold(token));
             }
         });
+        let mut index_keys = Vec::new();
+        analyzer.for_each_sentence_of(&article.sections, AnalyzeOptions::INDEX, |_, sentence| {
+            assert!(sentence.tokens().is_empty() && sentence.stems().is_empty());
+            index_keys.push(keys_of(sentence));
+        });
+        assert_eq!(index_keys, keys);
+        let n = keys.len();
         let expected: usize = analyzer
             .analyze(article, AnalyzeOptions::SENTENCES)
             .sections

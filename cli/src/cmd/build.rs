@@ -548,14 +548,16 @@ struct StemCounter {
 impl StemCounter {
     /// Counts a sentence's stems.
     fn add_sentence(&mut self, sentence: &nlp::SentenceRef<'_>) {
-        for (stem, &id) in sentence.stems().iter().zip(sentence.stem_ids()) {
-            self.add(id, stem);
+        for &id in sentence.stem_ids() {
+            self.add(id, || sentence.stem(id));
         }
         self.sentence += 1;
     }
 
     /// Counts stem `stem` (number `id`) in the current sentence.
-    fn add(&mut self, id: u32, stem: &str) {
+    /// Counts stem number `id` in the current sentence; `stem` gives its
+    /// text if the number is new.
+    fn add<'s>(&mut self, id: u32, stem: impl FnOnce() -> &'s str) {
         let sentence = self.sentence + 1;
         let slot = id as usize;
         let terms = &mut self.terms;
@@ -569,7 +571,7 @@ impl StemCounter {
             debug_assert_eq!(slot, terms.sentences.len());
             terms.sentences.push(1);
             self.seen_in.push(sentence);
-            terms.text.push_str(stem);
+            terms.text.push_str(stem());
             terms.ends.push(terms.text.len() as u32);
         }
     }
@@ -652,7 +654,7 @@ mod tests {
                             numbers.len() - 1
                         }
                     };
-                    counter.add(id as u32, stems[k]);
+                    counter.add(id as u32, || stems[k]);
                     expected.add(stems[k]);
                 }
                 counter.sentence += 1;
