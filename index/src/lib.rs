@@ -77,7 +77,9 @@ pub use error::{Error, Result};
 pub use footer::FORMAT_VERSION;
 pub use index::{Candidate, Hit, Index, Mention, OpenOptions, RandomFilter, Stats, VerifyReport};
 pub use manifest::{BuildOptions, Counts, DictionaryEntry, FileEntry, MANIFEST_FILE, Manifest};
-pub use record::{ArticleRecord, EncodedRecord, LinkRecord, SectionRecord, SentenceRecord};
+pub use record::{
+    ArticleRecord, EncodedRecord, LinkRecord, RecordEncoder, SectionRecord, SentenceRecord,
+};
 pub use shard::Shard;
 pub use writer::{
     ArticleInput, BuildSummary, FlatArticleInput, FoldedSentences, IndexBuilder, IndexWriter,

@@ -12,6 +12,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::footer::put_varint;
+
 /// One article as stored in a shard.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArticleRecord {
@@ -104,18 +106,35 @@ impl EncodedRecord {
         let bytes = postcard::to_stdvec(&stored(record)).map_err(|e| {
             crate::Error::invalid(format!("article {}: encoding failed: {e}", record.id))
         })?;
+        EncodedRecord::from_bytes(
+            record.id,
+            record.n_sentences,
+            record.n_links,
+            u32::try_from(record.sentences().count()).unwrap_or(u32::MAX),
+            bytes,
+        )
+    }
+
+    /// The encoded record of the given fields and bytes; errors when it is
+    /// larger than a block may be.
+    fn from_bytes(
+        id: u64,
+        n_sentences: u32,
+        n_links: u32,
+        sentences: u32,
+        bytes: Vec<u8>,
+    ) -> crate::Result<EncodedRecord> {
         if bytes.len() > crate::block::MAX_BLOCK_LEN as usize {
             return Err(crate::Error::invalid(format!(
-                "article {}: record of {} bytes is too large",
-                record.id,
+                "article {id}: record of {} bytes is too large",
                 bytes.len()
             )));
         }
         Ok(EncodedRecord {
-            id: record.id,
-            n_sentences: record.n_sentences,
-            n_links: record.n_links,
-            sentences: u32::try_from(record.sentences().count()).unwrap_or(u32::MAX),
+            id,
+            n_sentences,
+            n_links,
+            sentences,
             bytes,
         })
     }
@@ -148,6 +167,175 @@ impl EncodedRecord {
     pub(crate) fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
+}
+
+/// Writes an [`EncodedRecord`] from borrowed parts, in order, with the same
+/// bytes as [`EncodedRecord::new`] of the [`ArticleRecord`] they make, and
+/// without building that record: no string is copied but into the output.
+///
+/// Call [`RecordEncoder::section`] for every section in order (the number
+/// given to [`RecordEncoder::new`]), each followed by its sentences
+/// ([`RecordEncoder::sentence`]), then [`RecordEncoder::finish`]. The
+/// record's `n_sentences` and `n_links` are the counts of what was given.
+///
+/// ```
+/// let mut encoder = index::RecordEncoder::new(7, "Albedo", 1);
+/// encoder.section("", 1);
+/// encoder.sentence("Albedo is reflectivity.", 0, [(10, 22, "Reflectivity")]);
+/// let record = index::ArticleRecord {
+///     id: 7,
+///     title: "Albedo".into(),
+///     sections: vec![index::SectionRecord {
+///         heading: String::new(),
+///         level: 1,
+///         sentences: vec![index::SentenceRecord {
+///             text: "Albedo is reflectivity.".into(),
+///             kind: 0,
+///             links: vec![index::LinkRecord { start: 10, end: 22, target: "Reflectivity".into() }],
+///         }],
+///     }],
+///     bold: vec!["Albedo".into()],
+///     n_sentences: 1,
+///     n_links: 1,
+/// };
+/// assert_eq!(
+///     encoder.finish(&["Albedo".to_string()]).unwrap(),
+///     index::EncodedRecord::new(&record).unwrap()
+/// );
+/// ```
+#[derive(Debug)]
+pub struct RecordEncoder {
+    id: u64,
+    /// The record so far: the fields before the sections, then each
+    /// section once the next one starts.
+    out: Vec<u8>,
+    /// The sections announced and the sections started.
+    n_sections: usize,
+    sections: usize,
+    /// The current section's heading and level, and its sentences so far.
+    heading: Vec<u8>,
+    sentences: Vec<u8>,
+    section_sentences: u64,
+    n_sentences: u32,
+    n_links: u32,
+    /// The current sentence's links.
+    links: Vec<u8>,
+    scratch: String,
+}
+
+impl RecordEncoder {
+    /// Starts the record of article `id` titled `title`, with `n_sections` sections.
+    pub fn new(id: u64, title: &str, n_sections: usize) -> RecordEncoder {
+        let mut out = Vec::new();
+        put_varint(&mut out, id);
+        put_str(&mut out, title);
+        put_varint(&mut out, n_sections as u64);
+        RecordEncoder {
+            id,
+            out,
+            n_sections,
+            sections: 0,
+            heading: Vec::new(),
+            sentences: Vec::new(),
+            section_sentences: 0,
+            n_sentences: 0,
+            n_links: 0,
+            links: Vec::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Starts the next section.
+    pub fn section(&mut self, heading: &str, level: u8) {
+        self.end_section();
+        self.sections += 1;
+        put_str(&mut self.heading, heading);
+        self.heading.push(level);
+    }
+
+    /// Appends a sentence to the current section, with its links as
+    /// (start, end, target), as in [`LinkRecord`].
+    pub fn sentence<'l>(
+        &mut self,
+        text: &str,
+        kind: u8,
+        links: impl IntoIterator<Item = (u32, u32, &'l str)>,
+    ) {
+        // The links go to a buffer first: their number comes before them.
+        self.links.clear();
+        let mut n_links = 0u64;
+        let mut last_end = 0u32;
+        for (start, end, target) in links {
+            let out = &mut self.links;
+            put_varint(out, zigzag(i64::from(start) - i64::from(last_end)));
+            put_varint(out, zigzag(i64::from(end) - i64::from(start)));
+            last_end = end;
+            let anchor = anchor(text, start, end);
+            put_str(out, &encode_target(target, anchor, &mut self.scratch));
+            n_links += 1;
+        }
+        let out = &mut self.sentences;
+        put_str(out, text);
+        out.push(kind);
+        put_varint(out, n_links);
+        out.extend_from_slice(&self.links);
+        self.section_sentences += 1;
+        self.n_sentences = self.n_sentences.saturating_add(1);
+        self.n_links = self
+            .n_links
+            .saturating_add(u32::try_from(n_links).unwrap_or(u32::MAX));
+    }
+
+    /// Ends the record with the article's bold names. Errors with
+    /// [`crate::Error::InvalidInput`] when a sentence came before the first
+    /// section, the number of sections is not the one announced, or the
+    /// record is larger than a block may be.
+    pub fn finish(mut self, bold: &[String]) -> crate::Result<EncodedRecord> {
+        if self.sections == 0 && self.section_sentences > 0 {
+            return Err(crate::Error::invalid(format!(
+                "article {}: a sentence before the first section",
+                self.id
+            )));
+        }
+        self.end_section();
+        if self.sections != self.n_sections {
+            return Err(crate::Error::invalid(format!(
+                "article {}: {} sections announced, {} given",
+                self.id, self.n_sections, self.sections
+            )));
+        }
+        let out = &mut self.out;
+        put_varint(out, bold.len() as u64);
+        for name in bold {
+            put_str(out, name);
+        }
+        put_varint(out, u64::from(self.n_sentences));
+        put_varint(out, u64::from(self.n_links));
+        EncodedRecord::from_bytes(
+            self.id,
+            self.n_sentences,
+            self.n_links,
+            self.n_sentences,
+            self.out,
+        )
+    }
+
+    /// Moves the current section, if any, into the output.
+    fn end_section(&mut self) {
+        if self.sections == 0 {
+            return;
+        }
+        self.out.append(&mut self.heading);
+        put_varint(&mut self.out, self.section_sentences);
+        self.out.append(&mut self.sentences);
+        self.section_sentences = 0;
+    }
+}
+
+/// Writes `text` as postcard does: its length (varint), then its bytes.
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// Serde of a byte vector as bytes (not as a sequence of numbers).
@@ -433,5 +621,101 @@ mod tests {
         assert_eq!(decode(encoded.bytes()).unwrap(), record);
         assert!(encoded.bytes().len() < postcard::to_stdvec(&record).unwrap().len());
         assert!(decode(&encoded.bytes()[..10]).is_err());
+    }
+
+    /// Encodes `record` with a [`RecordEncoder`].
+    fn encode_in_parts(record: &ArticleRecord) -> crate::Result<EncodedRecord> {
+        let mut encoder = RecordEncoder::new(record.id, &record.title, record.sections.len());
+        for section in &record.sections {
+            encoder.section(&section.heading, section.level);
+            for sentence in &section.sentences {
+                let links = (sentence.links.iter()).map(|l| (l.start, l.end, l.target.as_str()));
+                encoder.sentence(&sentence.text, sentence.kind, links);
+            }
+        }
+        encoder.finish(&record.bold)
+    }
+
+    fn arb_text() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec!["", "a", "B", " ", "É", "é", "\0", "\u{1}", "ß", "x y"]),
+            0..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_encoder_writes_what_postcard_writes(
+            id in any::<u64>(),
+            title in arb_text(),
+            sections in proptest::collection::vec(
+                (arb_text(), any::<u8>(), proptest::collection::vec(
+                    (arb_text(), any::<u8>(), proptest::collection::vec(
+                        (0u32..12, 0u32..12, arb_text(), any::<bool>()), 0..4)),
+                    0..4)),
+                0..4),
+            bold in proptest::collection::vec(arb_text(), 0..3),
+        ) {
+            let mut n_links = 0;
+            let sections: Vec<SectionRecord> = sections
+                .into_iter()
+                .map(|(heading, level, sentences)| SectionRecord {
+                    heading,
+                    level,
+                    sentences: sentences
+                        .into_iter()
+                        .map(|(text, kind, links)| SentenceRecord {
+                            links: links
+                                .into_iter()
+                                .map(|(start, end, target, from_anchor)| {
+                                    n_links += 1;
+                                    // Targets the stored form shortens: the anchor
+                                    // itself, or with its first letter in upper case.
+                                    let target = match (from_anchor, anchor(&text, start, end)) {
+                                        (true, a) if target.is_empty() => a.to_string(),
+                                        (true, a) => {
+                                            let mut upper = String::new();
+                                            upper_first(a, &mut upper);
+                                            upper
+                                        }
+                                        (false, _) => target,
+                                    };
+                                    LinkRecord { start, end, target }
+                                })
+                                .collect(),
+                            text,
+                            kind,
+                        })
+                        .collect(),
+                })
+                .collect();
+            let record = ArticleRecord {
+                id,
+                title,
+                n_sentences: sections.iter().map(|s| s.sentences.len() as u32).sum(),
+                sections,
+                bold,
+                n_links,
+            };
+            let expected = EncodedRecord::new(&record).unwrap();
+            prop_assert_eq!(encode_in_parts(&record).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn the_encoder_rejects_a_wrong_number_of_sections() {
+        let mut encoder = RecordEncoder::new(1, "T", 2);
+        encoder.section("", 1);
+        assert!(encoder.finish(&[]).is_err());
+        let mut encoder = RecordEncoder::new(1, "T", 0);
+        encoder.sentence("A sentence.", 0, []);
+        assert!(encoder.finish(&[]).is_err());
+        let mut encoder = RecordEncoder::new(1, "T", 1);
+        encoder.section("", 1);
+        encoder.section("B", 2);
+        assert!(encoder.finish(&[]).is_err());
     }
 }

@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::{debug, info, warn};
@@ -452,15 +453,28 @@ pub struct FlatArticleInput<'a> {
     pub anchors: &'a [(String, String)],
 }
 
+#[derive(Clone)]
 struct PendingRecord {
     shard: u32,
     encoded: Vec<u8>,
     key: String,
 }
 
+/// What [`train_dictionary`] decides: the dictionary, its id and its
+/// saving in per mille, or none.
+type DictChoice = Option<(Vec<u8>, u32, u32)>;
+
 enum DictState {
     Sampling {
         records: Vec<PendingRecord>,
+        bytes: usize,
+    },
+    /// A thread trains on the sampled records while later ones wait (the
+    /// records are written in order once it is done).
+    Training {
+        thread: std::thread::JoinHandle<Result<DictChoice>>,
+        sampled: Arc<Vec<PendingRecord>>,
+        waiting: Vec<PendingRecord>,
         bytes: usize,
     },
     Decided {
@@ -747,6 +761,20 @@ impl IndexWriter {
                 *bytes += record.encoded.len();
                 records.push(record);
                 if *bytes >= self.dictionary_sample {
+                    self.start_training()?;
+                }
+                Ok(())
+            }
+            DictState::Training {
+                thread,
+                waiting,
+                bytes,
+                ..
+            } => {
+                *bytes += record.encoded.len();
+                let done = thread.is_finished() || *bytes >= self.dictionary_sample;
+                waiting.push(record);
+                if done {
                     self.decide_dictionary()?;
                 }
                 Ok(())
@@ -755,24 +783,79 @@ impl IndexWriter {
         }
     }
 
-    /// Trains a dictionary on the buffered records, keeps it if it helps, and
-    /// writes the buffered records out.
-    fn decide_dictionary(&mut self) -> Result<()> {
-        // Only a writer still sampling decides; a decided one must keep its choice.
-        if !matches!(self.dict, DictState::Sampling { .. }) {
-            return Ok(());
-        }
+    /// Starts training a dictionary on the sampled records on a thread of
+    /// its own, so that the records keep coming meanwhile (where no thread
+    /// can be started, trains here). Too small a sample gets no dictionary.
+    fn start_training(&mut self) -> Result<()> {
         let DictState::Sampling { records, bytes } =
             std::mem::replace(&mut self.dict, DictState::Decided { dictionary: None })
         else {
             return Ok(());
         };
-        let dictionary = if bytes >= DICT_MIN_SAMPLE_BYTES {
-            self.train_dictionary(&records)?
-        } else {
-            None
+        if bytes < DICT_MIN_SAMPLE_BYTES {
+            return self.write_records(records, Vec::new());
+        }
+        let sampled = Arc::new(records);
+        let (level, block_size) = (self.options.zstd_level, self.options.block_size as usize);
+        let (records, dir) = (Arc::clone(&sampled), self.build_dir.clone());
+        let spawned = std::thread::Builder::new()
+            .name("zstd-dictionary".into())
+            .spawn(move || train_dictionary(&records, level, block_size, &dir));
+        match spawned {
+            Ok(thread) => {
+                self.dict = DictState::Training {
+                    thread,
+                    sampled,
+                    waiting: Vec::new(),
+                    bytes: 0,
+                };
+                Ok(())
+            }
+            Err(e) => {
+                debug!(error = %e, "no thread for dictionary training; training here");
+                let choice = train_dictionary(&sampled, level, block_size, &self.build_dir)?;
+                self.decided(choice, sampled, Vec::new())
+            }
+        }
+    }
+
+    /// Decides on the dictionary (training first if still sampling, waiting
+    /// for the training thread if one runs) and writes out the records held
+    /// back until then. Does nothing once decided.
+    fn decide_dictionary(&mut self) -> Result<()> {
+        if matches!(self.dict, DictState::Sampling { .. }) {
+            self.start_training()?;
+        }
+        if !matches!(self.dict, DictState::Training { .. }) {
+            return Ok(());
+        }
+        let DictState::Training {
+            thread,
+            sampled,
+            waiting,
+            ..
+        } = std::mem::replace(&mut self.dict, DictState::Decided { dictionary: None })
+        else {
+            return Ok(());
         };
-        if let Some((dict, id, saving)) = &dictionary {
+        let choice = thread.join().map_err(|_| {
+            Error::io(
+                &self.build_dir,
+                std::io::Error::other("the dictionary training thread panicked"),
+            )
+        })??;
+        self.decided(choice, sampled, waiting)
+    }
+
+    /// Keeps `choice` (writing the dictionary file if there is one) and
+    /// writes the sampled and the waiting records, in that order.
+    fn decided(
+        &mut self,
+        choice: DictChoice,
+        sampled: Arc<Vec<PendingRecord>>,
+        waiting: Vec<PendingRecord>,
+    ) -> Result<()> {
+        if let Some((dict, id, saving)) = &choice {
             let path = self.build_dir.join(DICTIONARY_FILE);
             let mut out = FileWriter::create(&path, FileKind::Dictionary)?;
             out.write_all(dict).map_err(|e| Error::io(&path, e))?;
@@ -783,66 +866,17 @@ impl IndexWriter {
                 "zstd dictionary used"
             );
         }
-        self.dict = DictState::Decided { dictionary };
-        for record in records {
+        self.dict = DictState::Decided { dictionary: choice };
+        // The training thread has ended, so this is the only reference.
+        let sampled = Arc::try_unwrap(sampled).unwrap_or_else(|shared| (*shared).clone());
+        self.write_records(sampled, waiting)
+    }
+
+    fn write_records(&mut self, first: Vec<PendingRecord>, then: Vec<PendingRecord>) -> Result<()> {
+        for record in first.into_iter().chain(then) {
             self.write_record(record)?;
         }
         Ok(())
-    }
-
-    fn train_dictionary(&self, records: &[PendingRecord]) -> Result<Option<(Vec<u8>, u32, u32)>> {
-        let samples: Vec<&[u8]> = records.iter().map(|r| r.encoded.as_slice()).collect();
-        let dict =
-            match crate::block::train_dictionary(&samples, DICT_SIZE, self.options.zstd_level) {
-                Ok(dict) => dict,
-                Err(e) => {
-                    debug!(error = %e, "dictionary training failed; no dictionary");
-                    return Ok(None);
-                }
-            };
-        // Measure on the blocks the shard writer would cut: on every
-        // MEASURE_EVERY-th of them, which decides as well as all of them at a
-        // fraction of the cost (the saving is a ratio of sizes).
-        let level = self.options.zstd_level;
-        let block_size = self.options.block_size as usize;
-        let io = |e| Error::io(&self.build_dir, e);
-        let mut plain = crate::block::Compressor::new(level, None).map_err(io)?;
-        let mut with_dict = crate::block::Compressor::new(level, Some(&dict)).map_err(io)?;
-        let (mut plain_bytes, mut dict_bytes) = (0u64, 0u64);
-        let mut measure = |block: &[u8], n: usize| -> Result<()> {
-            if n.is_multiple_of(DICT_MEASURE_EVERY) {
-                plain_bytes += plain.compress(block).map_err(io)?.len() as u64;
-                dict_bytes += with_dict.compress(block).map_err(io)?.len() as u64;
-            }
-            Ok(())
-        };
-        let mut block = Vec::new();
-        let mut n_blocks = 0usize;
-        for (i, record) in records.iter().enumerate() {
-            if !block.is_empty() && block.len() + record.encoded.len() > block_size {
-                measure(&block, n_blocks)?;
-                n_blocks += 1;
-                block.clear();
-            }
-            block.extend_from_slice(&record.encoded);
-            if i + 1 == records.len() {
-                measure(&block, n_blocks)?;
-            }
-        }
-        let saving = (plain_bytes.saturating_sub(dict_bytes) * 1000)
-            .checked_div(plain_bytes)
-            .unwrap_or(0) as u32;
-        info!(
-            plain_bytes,
-            dict_bytes,
-            saving_per_mille = saving,
-            "dictionary measured"
-        );
-        if saving < DICT_MIN_SAVING_PER_MILLE {
-            return Ok(None);
-        }
-        let id = crc32(&dict) | 1;
-        Ok(Some((dict, id, saving)))
     }
 
     fn write_record(&mut self, record: PendingRecord) -> Result<()> {
@@ -1775,4 +1809,64 @@ fn resolve_chain(
         }
     }
     Ok(None)
+}
+
+/// Trains a dictionary on `records` and measures it on the blocks the shard
+/// writer would cut from them; keeps it if it saves enough. `dir` names the
+/// build in errors.
+fn train_dictionary(
+    records: &[PendingRecord],
+    level: i32,
+    block_size: usize,
+    dir: &Path,
+) -> Result<DictChoice> {
+    let samples: Vec<&[u8]> = records.iter().map(|r| r.encoded.as_slice()).collect();
+    let dict = match crate::block::train_dictionary(&samples, DICT_SIZE, level) {
+        Ok(dict) => dict,
+        Err(e) => {
+            debug!(error = %e, "dictionary training failed; no dictionary");
+            return Ok(None);
+        }
+    };
+    // Measure on the blocks the shard writer would cut: on every
+    // MEASURE_EVERY-th of them, which decides as well as all of them at a
+    // fraction of the cost (the saving is a ratio of sizes).
+    let io = |e| Error::io(dir, e);
+    let mut plain = crate::block::Compressor::new(level, None).map_err(io)?;
+    let mut with_dict = crate::block::Compressor::new(level, Some(&dict)).map_err(io)?;
+    let (mut plain_bytes, mut dict_bytes) = (0u64, 0u64);
+    let mut measure = |block: &[u8], n: usize| -> Result<()> {
+        if n.is_multiple_of(DICT_MEASURE_EVERY) {
+            plain_bytes += plain.compress(block).map_err(io)?.len() as u64;
+            dict_bytes += with_dict.compress(block).map_err(io)?.len() as u64;
+        }
+        Ok(())
+    };
+    let mut block = Vec::new();
+    let mut n_blocks = 0usize;
+    for (i, record) in records.iter().enumerate() {
+        if !block.is_empty() && block.len() + record.encoded.len() > block_size {
+            measure(&block, n_blocks)?;
+            n_blocks += 1;
+            block.clear();
+        }
+        block.extend_from_slice(&record.encoded);
+        if i + 1 == records.len() {
+            measure(&block, n_blocks)?;
+        }
+    }
+    let saving = (plain_bytes.saturating_sub(dict_bytes) * 1000)
+        .checked_div(plain_bytes)
+        .unwrap_or(0) as u32;
+    info!(
+        plain_bytes,
+        dict_bytes,
+        saving_per_mille = saving,
+        "dictionary measured"
+    );
+    if saving < DICT_MIN_SAVING_PER_MILLE {
+        return Ok(None);
+    }
+    let id = crc32(&dict) | 1;
+    Ok(Some((dict, id, saving)))
 }

@@ -368,28 +368,26 @@ impl Analysis {
     /// without a lookup per word; nothing is allocated per word.
     fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> anyhow::Result<BuildItem> {
         let mut anchors = Vec::new();
-        let mut n_sentences = 0u32;
-        let mut n_links = 0u32;
         let mut anchor_joined = String::new();
-        let mut sections: Vec<index::SectionRecord> = article
-            .sections
-            .iter()
-            .map(|section| index::SectionRecord {
-                heading: section.heading.clone(),
-                level: section.level,
-                sentences: Vec::new(),
-            })
-            .collect();
+        // The record is encoded as the sentences come, section by section
+        // (those without sentences too).
+        let sections = &article.sections;
+        let mut record = index::RecordEncoder::new(page.id, &page.title, sections.len());
+        let mut next_section = 0;
+        let mut start_sections_to = |record: &mut index::RecordEncoder, end: usize| {
+            for section in sections.get(next_section..end).unwrap_or_default() {
+                record.section(&section.heading, section.level);
+            }
+            next_section = next_section.max(end);
+        };
         let mut stems = StemCounter::default();
         let mut words = WordTable::default();
         self.analyzer.for_each_sentence_of(
-            &article.sections,
+            sections,
             nlp::AnalyzeOptions::INDEX,
             |section, sentence| {
-                n_sentences += 1;
-                let mut links = Vec::new();
+                start_sections_to(&mut record, section + 1);
                 for link in sentence.links() {
-                    n_links += 1;
                     let anchor = sentence
                         .text
                         .get(link.start as usize..link.end as usize)
@@ -397,30 +395,21 @@ impl Analysis {
                     let mut key = String::new();
                     phrase_key_into(anchor, &mut anchor_joined, &mut key);
                     anchors.push((key, nlp::fold(link.target)));
-                    links.push(index::LinkRecord {
-                        start: link.start,
-                        end: link.end,
-                        target: link.target.to_owned(),
-                    });
                 }
                 words.add_sentence(sentence);
                 stems.add_sentence(sentence);
-                sections[section].sentences.push(index::SentenceRecord {
-                    text: sentence.text.to_owned(),
-                    kind: block_kind(sentence.kind),
-                    links,
-                });
+                record.sentence(
+                    sentence.text,
+                    block_kind(sentence.kind),
+                    sentence
+                        .links()
+                        .map(|link| (link.start, link.end, link.target)),
+                );
             },
         );
-        let record = index::ArticleRecord {
-            id: page.id,
-            title: page.title.clone(),
-            sections,
-            bold: article.bold.clone(),
-            n_sentences,
-            n_links,
-        };
-        let record = index::EncodedRecord::new(&record)
+        start_sections_to(&mut record, sections.len());
+        let record = record
+            .finish(&article.bold)
             .with_context(|| format!("failed to add article {} ({})", page.id, page.title))?;
         Ok(BuildItem::Article {
             record,
