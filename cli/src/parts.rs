@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::cmd::build::BuildItem;
 
 const MAGIC: &[u8; 8] = b"FRSRPART";
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 /// Items larger than this are refused on read (a corrupt length).
 const MAX_ITEM_LEN: u32 = 256 << 20;
 

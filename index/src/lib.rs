@@ -82,6 +82,6 @@ pub use record::{
 };
 pub use shard::Shard;
 pub use writer::{
-    ArticleInput, BuildSummary, FlatArticleInput, FoldedSentences, IndexBuilder, IndexWriter,
-    TermCounter, TermCounts,
+    AnchorPairs, ArticleInput, BuildSummary, FlatArticleInput, FoldedSentences, IndexBuilder,
+    IndexWriter, TermCounter, TermCounts,
 };

@@ -263,6 +263,78 @@ fn check_ends(text: &str, ends: &[u32], noun: &str) -> std::result::Result<(), S
     Ok(())
 }
 
+/// An article's links as (folded anchor text, folded target title) pairs,
+/// in one buffer: `text` holds the anchor and the target of each link back
+/// to back, `ends` the end offset of each (two per link).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AnchorPairs<'a> {
+    /// Anchor, target, anchor, target... without separators.
+    pub text: &'a str,
+    /// The end offset in `text` of each anchor and each target, ascending.
+    pub ends: &'a [u32],
+}
+
+impl<'a> AnchorPairs<'a> {
+    /// The number of links.
+    pub fn len(&self) -> usize {
+        self.ends.len() / 2
+    }
+
+    /// Whether there are no links.
+    pub fn is_empty(&self) -> bool {
+        self.ends.len() < 2
+    }
+
+    /// Checks that there are two ends per link, ascending, in range and on
+    /// character boundaries.
+    fn check(&self, id: u64) -> Result<()> {
+        let bad = |why: &str| Err(Error::invalid(format!("article {id}: anchors {why}")));
+        if !self.ends.len().is_multiple_of(2) {
+            return bad("have an anchor without a target");
+        }
+        if let Err(why) = check_ends(self.text, self.ends, "anchor or target") {
+            return bad(&format!("have {why}"));
+        }
+        Ok(())
+    }
+
+    /// The (anchor, target) pairs (checked offsets).
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&'a str, &'a str)> + '_ {
+        let text = self.text;
+        let piece = move |start: u32, end: u32| &text[start as usize..end as usize];
+        self.ends.chunks_exact(2).enumerate().map(move |(i, pair)| {
+            let start = if i == 0 { 0 } else { self.ends[2 * i - 1] };
+            (piece(start, pair[0]), piece(pair[0], pair[1]))
+        })
+    }
+}
+
+/// An article's anchors as the anchor log stores them: the same bytes as
+/// [`ArticleAnchors`], which they are read back as.
+struct AnchorsWire<'a>(u64, AnchorPairs<'a>);
+
+impl serde::Serialize for AnchorsWire<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        struct Pairs<'a>(AnchorPairs<'a>);
+        impl serde::Serialize for Pairs<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.pairs())
+            }
+        }
+        let mut tuple = serializer.serialize_tuple(2)?;
+        tuple.serialize_element(&self.0)?;
+        tuple.serialize_element(&Pairs(self.1))?;
+        tuple.end()
+    }
+}
+
 impl FoldedSentences<'_> {
     /// Checks that the offsets are ascending, in range and on character
     /// boundaries and every word index in range.
@@ -450,7 +522,7 @@ pub struct FlatArticleInput<'a> {
     /// in [`ArticleInput::folded_sentences`].
     pub folded_sentences: FoldedSentences<'a>,
     /// The article's links as (folded anchor text, folded target title).
-    pub anchors: &'a [(String, String)],
+    pub anchors: AnchorPairs<'a>,
 }
 
 #[derive(Clone)]
@@ -635,6 +707,14 @@ impl IndexWriter {
             .collect();
         let sequence: Vec<u32> = (0..word_ends.len() as u32).collect();
         let sentence_ends: Vec<u32> = (1..=word_ends.len() as u32).collect();
+        let mut anchor_text = String::new();
+        let mut anchor_ends = Vec::with_capacity(2 * input.anchors.len());
+        for (anchor, target) in input.anchors {
+            for part in [anchor, target] {
+                anchor_text.push_str(part);
+                anchor_ends.push(anchor_text.len() as u32);
+            }
+        }
         self.add_article_with(
             EncodedRecord::new(input.record)?,
             input.title_key,
@@ -645,7 +725,10 @@ impl IndexWriter {
                 sequence: &sequence,
                 sentence_ends: &sentence_ends,
             },
-            input.anchors,
+            AnchorPairs {
+                text: &anchor_text,
+                ends: &anchor_ends,
+            },
         )
     }
 
@@ -655,11 +738,13 @@ impl IndexWriter {
     ///
     /// Errors with [`Error::InvalidInput`] (and adds nothing) as `add_article`
     /// does, and when an offset is out of order or out of range, a count is 0
-    /// or above the number of sentences, or a word index is out of range.
+    /// or above the number of sentences, a word index is out of range, or
+    /// an anchor has no target.
     pub fn add_article_flat(&mut self, input: FlatArticleInput<'_>) -> Result<()> {
         let id = input.record.id();
         let folded = input.folded_sentences;
         folded.check("folded_sentences", id)?;
+        input.anchors.check(id)?;
         self.add_article_with(
             input.record,
             input.title_key,
@@ -676,7 +761,7 @@ impl IndexWriter {
         title_key: &str,
         terms: TermCounts<'_>,
         folded: FoldedSentences<'_>,
-        anchors: &[(String, String)],
+        anchors: AnchorPairs<'_>,
     ) -> Result<()> {
         let n_sentences = record.sentence_count();
         let id = record.id();
@@ -719,7 +804,7 @@ impl IndexWriter {
         self.counts.links += anchors.len() as u64;
         if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
-            anchor_log.push_as(&(id, anchors))?;
+            anchor_log.push_as(&AnchorsWire(id, anchors))?;
             self.sequence_scratch.clear();
             for &word in folded.sequence {
                 put_varint(&mut self.sequence_scratch, u64::from(word));

@@ -426,7 +426,9 @@ fn word_table(sentences: &[String], whole: bool) -> (String, Vec<u32>, Vec<u32>,
 
 #[test]
 fn flat_articles_give_the_same_bytes() {
-    use index::{EncodedRecord, FlatArticleInput, FoldedSentences, TermCounter, TermCounts};
+    use index::{
+        AnchorPairs, EncodedRecord, FlatArticleInput, FoldedSentences, TermCounter, TermCounts,
+    };
     let dir = tempfile::tempdir().unwrap();
     let articles = corpus(300);
     let nested = dir.path().join("nested");
@@ -445,6 +447,14 @@ fn flat_articles_give_the_same_bytes() {
             counter.end_sentence();
         }
         let folded = word_table(&article.folded, n % 2 == 1);
+        let mut anchor_text = String::new();
+        let mut anchor_ends = Vec::new();
+        for (anchor, target) in &article.anchors {
+            for part in [anchor, target] {
+                anchor_text.push_str(part);
+                anchor_ends.push(anchor_text.len() as u32);
+            }
+        }
         writer
             .add_article_flat(FlatArticleInput {
                 record: EncodedRecord::new(&article.record).unwrap(),
@@ -456,7 +466,10 @@ fn flat_articles_give_the_same_bytes() {
                     sequence: &folded.2,
                     sentence_ends: &folded.3,
                 },
-                anchors: &article.anchors,
+                anchors: AnchorPairs {
+                    text: &anchor_text,
+                    ends: &anchor_ends,
+                },
             })
             .unwrap();
         if n == articles.len() / 2 {
@@ -491,10 +504,40 @@ fn flat_articles_give_the_same_bytes() {
                 sentences,
             },
             folded_sentences: FoldedSentences::default(),
-            anchors: &[],
+            anchors: AnchorPairs::default(),
         };
         assert!(writer.add_article_flat(input).is_err());
     }
+    // Anchors: one without a target, ends out of order or past the text,
+    // text after the last target.
+    for (text, ends) in [
+        ("ab", &[1u32][..]),
+        ("ab", &[2, 1][..]),
+        ("ab", &[1, 3][..]),
+        ("abc", &[1, 2][..]),
+        ("é", &[1, 2][..]),
+    ] {
+        let input = FlatArticleInput {
+            record: EncodedRecord::new(record).unwrap(),
+            title_key: "x",
+            terms: TermCounts::default(),
+            folded_sentences: FoldedSentences::default(),
+            anchors: AnchorPairs { text, ends },
+        };
+        assert!(writer.add_article_flat(input).is_err(), "{text:?} {ends:?}");
+    }
+    // Right, they are taken (another article).
+    let input = FlatArticleInput {
+        record: EncodedRecord::new(&articles[1].record).unwrap(),
+        title_key: "y",
+        terms: TermCounts::default(),
+        folded_sentences: FoldedSentences::default(),
+        anchors: AnchorPairs {
+            text: "ab",
+            ends: &[1, 2],
+        },
+    };
+    writer.add_article_flat(input).unwrap();
     // Folded sentences: a word index out of range, sentence ends out of
     // order or past the sequence, words after the last sentence, one
     // sentence too many.
@@ -517,7 +560,7 @@ fn flat_articles_give_the_same_bytes() {
             sequence,
             sentence_ends,
         },
-        anchors: &[],
+        anchors: AnchorPairs::default(),
     };
     for (sequence, sentence_ends) in [
         (&past[..], &one_each[..]),
@@ -534,5 +577,5 @@ fn flat_articles_give_the_same_bytes() {
     }
     // The same shapes, right, are taken.
     writer.add_article_flat(input(&zeros, &one_each)).unwrap();
-    assert_eq!(writer.finish().unwrap().counts.articles, 1);
+    assert_eq!(writer.finish().unwrap().counts.articles, 2);
 }

@@ -41,7 +41,7 @@ pub enum BuildItem {
         /// The article's folded sentences as a table of distinct words.
         words: ArticleWords,
         /// (folded anchor, folded target title) per link.
-        anchors: Vec<(String, String)>,
+        anchors: ArticleAnchors,
     },
     /// A redirect page.
     Redirect {
@@ -312,7 +312,7 @@ fn add(writer: &mut index::IndexWriter, item: BuildItem) -> anyhow::Result<()> {
                     title_key: &title_key,
                     terms: terms.counts(),
                     folded_sentences: words.sentences(),
-                    anchors: &anchors,
+                    anchors: anchors.pairs(),
                 })
                 .with_context(|| format!("failed to add article {id} ({title})"))
         }
@@ -367,7 +367,7 @@ impl Analysis {
     /// distinct stem once) and number the article's distinct folded words
     /// without a lookup per word; nothing is allocated per word.
     fn article_item(&self, page: &dump::Page, article: &nlp::Article) -> anyhow::Result<BuildItem> {
-        let mut anchors = Vec::new();
+        let mut anchors = ArticleAnchors::default();
         let mut anchor_joined = String::new();
         // The record is encoded as the sentences come, section by section
         // (those without sentences too).
@@ -392,9 +392,10 @@ impl Analysis {
                         .text
                         .get(link.start as usize..link.end as usize)
                         .unwrap_or_default();
-                    let mut key = String::new();
-                    phrase_key_into(anchor, &mut anchor_joined, &mut key);
-                    anchors.push((key, nlp::fold(link.target)));
+                    phrase_key_into(anchor, &mut anchor_joined, &mut anchors.text);
+                    anchors.ends.push(anchors.text.len() as u32);
+                    nlp::fold_into(link.target, &mut anchors.text);
+                    anchors.ends.push(anchors.text.len() as u32);
                 }
                 words.add_sentence(sentence);
                 stems.add_sentence(sentence);
@@ -419,6 +420,25 @@ impl Analysis {
             words: words.table,
             anchors,
         })
+    }
+}
+
+/// An article's links as (folded anchor, folded target title) pairs in one
+/// buffer: what [`index::AnchorPairs`] borrows.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ArticleAnchors {
+    /// Anchor, target, anchor, target... back to back.
+    text: String,
+    /// The end offset of each anchor and target in `text`.
+    ends: Vec<u32>,
+}
+
+impl ArticleAnchors {
+    fn pairs(&self) -> index::AnchorPairs<'_> {
+        index::AnchorPairs {
+            text: &self.text,
+            ends: &self.ends,
+        }
     }
 }
 
@@ -543,7 +563,6 @@ impl StemCounter {
         self.sentence += 1;
     }
 
-    /// Counts stem `stem` (number `id`) in the current sentence.
     /// Counts stem number `id` in the current sentence; `stem` gives its
     /// text if the number is new.
     fn add<'s>(&mut self, id: u32, stem: impl FnOnce() -> &'s str) {
