@@ -3,9 +3,12 @@
 //! consumed on the calling thread in input order. Used by `extract` and `build`
 //! so the dump is read and parsed the same way by both.
 //!
-//! Up to [`BATCHES_MAPPING`] batches are mapped at once: while the calling
-//! thread waits for the oldest one (and consumes it), the workers already
-//! run the pages of the next ones, so no core idles at a batch boundary.
+//! Up to `depth` batches are mapped at once: while the calling thread waits
+//! for the oldest one (and consumes it), the workers already run the pages
+//! of the next ones, so no core idles at a batch boundary.
+//! [`BATCHES_MAPPING`] suits a light consumer; a consumer with much work of
+//! its own per batch (the index writer) wants more, so that the workers do
+//! not run out of batches while it works.
 //! Results are still consumed strictly in dump order.
 
 use std::collections::VecDeque;
@@ -22,7 +25,7 @@ use crate::progress::Reporter;
 pub const BATCH_BYTES: usize = 1 << 20;
 /// Batches waiting between the reader and the workers (bounds memory).
 pub const BATCHES_IN_FLIGHT: usize = 2;
-/// Batches being mapped at the same time (bounds memory too).
+/// Batches being mapped at the same time by default (bounds memory too).
 pub const BATCHES_MAPPING: usize = 3;
 
 /// Starts the worker pool (`threads` = 0 means all cores).
@@ -37,14 +40,16 @@ pub fn pool(threads: usize, name: &'static str) -> anyhow::Result<rayon::ThreadP
 /// A batch being mapped: its pages and where its results arrive.
 type Mapping<T> = Receiver<(Vec<dump::Page>, anyhow::Result<Vec<T>>)>;
 
-/// Reads every page of `reader`, maps pages with `map` on `pool` and passes
-/// the results to `consume` in dump order. Stops at the first error of any
-/// stage. Drives `reporter` after each batch.
+/// Reads every page of `reader`, maps pages with `map` on `pool`, up to
+/// `depth` batches at once, and passes the results to `consume` in dump
+/// order. Stops at the first error of any stage. Drives `reporter` after
+/// each batch.
 pub fn run<T, M, C>(
     reader: dump::DumpReader,
     name: &str,
     pool: &rayon::ThreadPool,
     reporter: &mut Reporter,
+    depth: usize,
     map: M,
     mut consume: C,
 ) -> anyhow::Result<()>
@@ -73,10 +78,11 @@ where
     // this returns early with an error, the scope still waits for the
     // batches being mapped (at most `BATCHES_MAPPING`) before it ends.
     pool.in_place_scope(|scope| {
-        let mut mapping: VecDeque<Mapping<T>> = VecDeque::with_capacity(BATCHES_MAPPING);
+        let depth = depth.max(1);
+        let mut mapping: VecDeque<Mapping<T>> = VecDeque::with_capacity(depth);
         for batch in reader.into_batches(BATCH_BYTES, BATCHES_IN_FLIGHT) {
             let batch = batch.with_context(|| format!("failed to read {name}"))?;
-            if mapping.len() == BATCHES_MAPPING
+            if mapping.len() == depth
                 && let Some(oldest) = mapping.pop_front()
             {
                 finish(oldest)?;

@@ -54,6 +54,13 @@ pub enum BuildItem {
     },
 }
 
+/// Batches of pages analysed at once: twice the pipeline's default, because
+/// the index writer on this thread has work of its own per batch
+/// (compressing records, gathering postings) during which the workers would
+/// otherwise run out of batches (about 3% more throughput on 2 cores, for a
+/// few MiB more in flight).
+const BATCHES_MAPPING: usize = 2 * pipeline::BATCHES_MAPPING;
+
 /// Runs `fraser build`.
 pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let input = dump::Input::parse(&args.dump);
@@ -132,6 +139,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         &name,
         &pool,
         &mut reporter,
+        BATCHES_MAPPING,
         |page| analysis.item(page),
         |page, (item, skipped)| {
             if skipped {

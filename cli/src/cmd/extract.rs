@@ -61,6 +61,7 @@ pub fn run(args: &ExtractArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         &name,
         &pool,
         &mut reporter,
+        pipeline::BATCHES_MAPPING,
         |page| job.render(page),
         |_page, item| {
             stats.pages += 1;
