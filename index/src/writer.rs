@@ -309,29 +309,14 @@ impl<'a> AnchorPairs<'a> {
     }
 }
 
-/// An article's anchors as the anchor log stores them: the same bytes as
-/// [`ArticleAnchors`], which they are read back as.
-struct AnchorsWire<'a>(u64, AnchorPairs<'a>);
-
-impl serde::Serialize for AnchorsWire<'_> {
+/// A sequence of (anchor, target) pairs: with the article's id in front, the
+/// bytes of an [`ArticleAnchors`], which the anchor log reads them back as.
+impl serde::Serialize for AnchorPairs<'_> {
     fn serialize<S: serde::Serializer>(
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        struct Pairs<'a>(AnchorPairs<'a>);
-        impl serde::Serialize for Pairs<'_> {
-            fn serialize<S: serde::Serializer>(
-                &self,
-                serializer: S,
-            ) -> std::result::Result<S::Ok, S::Error> {
-                serializer.collect_seq(self.0.pairs())
-            }
-        }
-        let mut tuple = serializer.serialize_tuple(2)?;
-        tuple.serialize_element(&self.0)?;
-        tuple.serialize_element(&Pairs(self.1))?;
-        tuple.end()
+        serializer.collect_seq(self.pairs())
     }
 }
 
@@ -804,7 +789,7 @@ impl IndexWriter {
         self.counts.links += anchors.len() as u64;
         if let (Some(anchor_log), Some(texts)) = (&mut self.anchors, &mut self.texts) {
             // Borrowed forms encode as the owned types the logs are read back as.
-            anchor_log.push_as(&AnchorsWire(id, anchors))?;
+            anchor_log.push_as(&(id, anchors))?;
             self.sequence_scratch.clear();
             for &word in folded.sequence {
                 put_varint(&mut self.sequence_scratch, u64::from(word));
@@ -911,18 +896,19 @@ impl IndexWriter {
         if matches!(self.dict, DictState::Sampling { .. }) {
             self.start_training()?;
         }
-        if !matches!(self.dict, DictState::Training { .. }) {
-            return Ok(());
-        }
-        let DictState::Training {
-            thread,
-            sampled,
-            waiting,
-            ..
-        } = std::mem::replace(&mut self.dict, DictState::Decided { dictionary: None })
-        else {
-            return Ok(());
-        };
+        let (thread, sampled, waiting) =
+            match std::mem::replace(&mut self.dict, DictState::Decided { dictionary: None }) {
+                DictState::Training {
+                    thread,
+                    sampled,
+                    waiting,
+                    ..
+                } => (thread, sampled, waiting),
+                decided => {
+                    self.dict = decided;
+                    return Ok(());
+                }
+            };
         let choice = thread.join().map_err(|_| {
             Error::io(
                 &self.build_dir,

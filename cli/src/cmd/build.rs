@@ -400,10 +400,7 @@ impl Analysis {
                         .text
                         .get(link.start as usize..link.end as usize)
                         .unwrap_or_default();
-                    phrase_key_into(anchor, &mut anchor_joined, &mut anchors.text);
-                    anchors.ends.push(anchors.text.len() as u32);
-                    nlp::fold_into(link.target, &mut anchors.text);
-                    anchors.ends.push(anchors.text.len() as u32);
+                    anchors.push(anchor, link.target, &mut anchor_joined);
                 }
                 words.add_sentence(sentence);
                 stems.add_sentence(sentence);
@@ -442,6 +439,15 @@ pub struct ArticleAnchors {
 }
 
 impl ArticleAnchors {
+    /// Appends a link: the alias key of its anchor text and the fold of its
+    /// target (`joined` is scratch space).
+    fn push(&mut self, anchor: &str, target: &str, joined: &mut String) {
+        phrase_key_into(anchor, joined, &mut self.text);
+        self.ends.push(self.text.len() as u32);
+        nlp::fold_into(target, &mut self.text);
+        self.ends.push(self.text.len() as u32);
+    }
+
     fn pairs(&self) -> index::AnchorPairs<'_> {
         index::AnchorPairs {
             text: &self.text,
